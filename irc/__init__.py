@@ -1,0 +1,12 @@
+"""irc: a compiler-style converter for neural networks.
+
+Every command is also a function here: `irc.parse`, `irc.print`, `irc.verify`, `irc.load`,
+`irc.save`, `irc.run_passes`, ...
+"""
+
+from .ir import IrcError, Module, load, parse, save, verify
+from .ir.printer import print_module as print  # noqa: A001  (irc.print mirrors irc.parse)
+from .passes import run_passes
+
+__version__ = "0.1.0"
+__all__ = ["IrcError", "Module", "load", "parse", "print", "save", "verify", "run_passes"]

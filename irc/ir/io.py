@@ -1,0 +1,63 @@
+"""Reading and writing .ir files together with their weight files."""
+
+from __future__ import annotations
+
+import os
+
+from .core import Module
+from .diagnostics import IrcError
+from .parser import parse
+from .printer import print_module
+from .verifier import verify
+from .weights import write_atomic
+
+
+def load(path: str, verify_module: bool = True) -> Module:
+    """Parse (and verify) an .ir file; its weight file is opened lazily."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise IrcError(f"{path}: no such file") from None
+    except OSError as e:
+        raise IrcError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise IrcError(f"{path}: error: this is not IR text: invalid UTF-8 at byte {e.start} (a binary file?)") from None
+    module = parse(text, path)
+    if verify_module:
+        verify(module)
+    return module
+
+
+def used_param_keys(module: Module) -> list[str]:
+    return sorted({op.attrs["key"] for op in module.ops() if op.name == "nn.param"})
+
+
+def save(module: Module, path: str, strip_locs: bool = False, weights_name: str | None = None) -> None:
+    """Write `module` to `path` and, when it has params, its weights beside it.
+
+    The weight file is named after the .ir file (`m.ir` → `m.safetensors`) and holds exactly the keys
+    still used. Both files are written to temporary files first and renamed into place.
+    """
+    keys = used_param_keys(module)
+    if module.path and os.path.exists(path) and os.path.exists(module.path) and os.path.samefile(path, module.path):
+        raise IrcError(f"refusing to overwrite the input file {path}; write to another file")
+    attrs = dict(module.attrs)
+    if keys:
+        if module.weights is None:
+            raise IrcError("the module uses nn.param but has no weight store")
+        weights_name = weights_name or os.path.splitext(os.path.basename(path))[0] + ".safetensors"
+        attrs["weights"] = weights_name
+        wpath = os.path.join(os.path.dirname(os.path.abspath(path)), weights_name)
+        module.weights.save(wpath, keys)
+    else:
+        attrs.pop("weights", None)
+    saved = module.attrs
+    module.attrs = attrs
+    try:
+        text = print_module(module, strip_locs=strip_locs)
+    finally:
+        module.attrs = saved
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")))

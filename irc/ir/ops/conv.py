@@ -1,0 +1,162 @@
+"""Convolutions and pooling.
+
+Layout "nchw" (default): activations [N, C, H, W]; conv2d weight [Cout, Cin/groups, KH, KW];
+conv_transpose2d weight [Cin, Cout/groups, KH, KW] (PyTorch's).
+Layout "nhwc": activations [N, H, W, C]; conv2d weight [KH, KW, Cin/groups, Cout] (TensorFlow's HWIO);
+conv_transpose2d weight [KH, KW, Cout/groups, Cin] (TensorFlow's).
+"""
+
+from __future__ import annotations
+
+from ..core import TensorType
+from .registry import (
+    Attr, ShapeError, check_len, check_positive, conv_out, define, dims_equal, need_float, need_rank, same_dtype,
+)
+
+def split_nchw(t: TensorType, layout: str, what="input"):
+    need_rank(t, 4, what)
+    n, a, b, c = t.shape
+    return (n, a, b, c) if layout == "nchw" else (n, c, a, b)
+
+
+def join_nchw(n, c, h, w, layout, dtype) -> TensorType:
+    return TensorType((n, c, h, w) if layout == "nchw" else (n, h, w, c), dtype)
+
+
+def weight_oihw(t: TensorType, layout: str):
+    """The weight's dims as (O, I, KH, KW) for conv2d, (I, O, KH, KW) for a transposed conv."""
+    need_rank(t, 4, "weight")
+    if layout == "nchw":
+        return t.shape
+    kh, kw, a, b = t.shape
+    return (b, a, kh, kw)
+
+
+CONV_ATTRS = [
+    Attr("stride", "ints", doc="[sh, sw]"),
+    Attr("padding", "pairs", doc="[[top, bottom], [left, right]]"),
+    Attr("dilation", "ints", doc="[dh, dw]"),
+    Attr("groups", "int"),
+]
+
+
+def _check_conv_attrs(attrs):
+    check_len(attrs, 2, "stride", "padding", "dilation", "kernel_size", "output_padding")
+    check_positive(attrs, "stride", "dilation", "groups", "kernel_size")
+    if any(p < 0 for pair in attrs["padding"] for p in pair):
+        raise ShapeError(f"attribute 'padding' must not be negative, got {attrs['padding']}")
+
+
+def _bias(ins, cout):
+    if len(ins) > 2:
+        b = ins[2]
+        if b.rank != 1 or not dims_equal(b.shape[0], cout):
+            raise ShapeError(f"bias must be tensor<{cout}x...>, got {b}")
+
+
+def infer_conv2d(ins, attrs):
+    _check_conv_attrs(attrs)
+    x, w = ins[0], ins[1]
+    same_dtype(ins)
+    need_float(x)
+    layout, g = attrs["layout"], attrs["groups"]
+    n, c, h, wd = split_nchw(x, layout)
+    cout, cin_g, kh, kw = weight_oihw(w, layout)
+    if c is not None and c != cin_g * g:
+        raise ShapeError(f"input has {c} channels but weight {w} with groups={g} expects {cin_g * g}")
+    if cout % g:
+        raise ShapeError(f"weight has {cout} output channels, not divisible by groups={g}")
+    _bias(ins, cout)
+    (pt, pb), (pl, pr) = attrs["padding"]
+    (sh, sw), (dh, dw) = attrs["stride"], attrs["dilation"]
+    return join_nchw(n, cout, conv_out(h, kh, sh, pt, pb, dh), conv_out(wd, kw, sw, pl, pr, dw), layout, x.dtype)
+
+
+define("conv2d", "conv", ("input", "weight", "bias?"), CONV_ATTRS, infer_conv2d, spatial=True,
+       doc="2-D convolution (torch.nn.functional.conv2d) with explicit, possibly asymmetric padding.")
+
+
+def infer_conv_transpose2d(ins, attrs):
+    _check_conv_attrs(attrs)
+    x, w = ins[0], ins[1]
+    same_dtype(ins)
+    need_float(x)
+    layout, g = attrs["layout"], attrs["groups"]
+    n, c, h, wd = split_nchw(x, layout)
+    cin, cout_g, kh, kw = weight_oihw(w, layout)
+    if c is not None and c != cin:
+        raise ShapeError(f"input has {c} channels but weight {w} expects {cin}")
+    if cin % g:
+        raise ShapeError(f"weight has {cin} input channels, not divisible by groups={g}")
+    cout = cout_g * g
+    _bias(ins, cout)
+    (pt, pb), (pl, pr) = attrs["padding"]
+    (sh, sw), (dh, dw) = attrs["stride"], attrs["dilation"]
+    oph, opw = attrs["output_padding"]
+    if oph >= max(sh, dh) or opw >= max(sw, dw):
+        raise ShapeError("output_padding must be smaller than stride or dilation")
+
+    def out(size, k, s, b, e, d, op):
+        if size is None:
+            return None
+        o = (size - 1) * s - b - e + d * (k - 1) + op + 1
+        if o <= 0:
+            raise ShapeError(f"transposed convolution output size {o} is not positive")
+        return o
+
+    return join_nchw(n, cout, out(h, kh, sh, pt, pb, dh, oph), out(wd, kw, sw, pl, pr, dw, opw), layout, x.dtype)
+
+
+define("conv_transpose2d", "conv", ("input", "weight", "bias?"),
+       CONV_ATTRS + [Attr("output_padding", "ints", [0, 0])], infer_conv_transpose2d, spatial=True,
+       doc="2-D transposed convolution (torch.nn.functional.conv_transpose2d); padding crops the output.")
+
+
+POOL_ATTRS = [
+    Attr("kernel_size", "ints"),
+    Attr("stride", "ints"),
+    Attr("padding", "pairs", [[0, 0], [0, 0]]),
+    Attr("ceil_mode", "bool", False),
+]
+
+
+def _pool(ins, attrs, dilation):
+    _check_conv_attrs({**attrs, "dilation": dilation})
+    x = ins[0]
+    layout = attrs["layout"]
+    n, c, h, w = split_nchw(x, layout)
+    (kh, kw), (sh, sw) = attrs["kernel_size"], attrs["stride"]
+    (pt, pb), (pl, pr) = attrs["padding"]
+    ceil = attrs["ceil_mode"]
+    return join_nchw(n, c, conv_out(h, kh, sh, pt, pb, dilation[0], ceil), conv_out(w, kw, sw, pl, pr, dilation[1], ceil),
+                     layout, x.dtype)
+
+
+define("max_pool2d", "pool", ("input",), POOL_ATTRS + [Attr("dilation", "ints", [1, 1])],
+       lambda ins, a: _pool(ins, a, a["dilation"]), spatial=True,
+       doc="2-D max pooling; padded positions never win (as in PyTorch).")
+
+
+def infer_avg_pool2d(ins, attrs):
+    need_float(ins[0])
+    return _pool(ins, attrs, [1, 1])
+
+
+define("avg_pool2d", "pool", ("input",), POOL_ATTRS + [Attr("count_include_pad", "bool", True)],
+       infer_avg_pool2d, spatial=True,
+       doc="2-D average pooling; count_include_pad says whether zero padding counts in the divisor.")
+
+
+def infer_adaptive(ins, attrs):
+    x = ins[0]
+    check_len(attrs, 2, "output_size")
+    check_positive(attrs, "output_size")
+    n, c, _, _ = split_nchw(x, attrs["layout"])
+    oh, ow = attrs["output_size"]
+    return join_nchw(n, c, oh, ow, attrs["layout"], x.dtype)
+
+
+define("adaptive_avg_pool2d", "pool", ("input",), [Attr("output_size", "ints")], infer_adaptive, spatial=True,
+       doc="Adaptive 2-D average pooling to a fixed output size (PyTorch's bin rule).")
+define("adaptive_max_pool2d", "pool", ("input",), [Attr("output_size", "ints")], infer_adaptive, spatial=True,
+       doc="Adaptive 2-D max pooling to a fixed output size (PyTorch's bin rule).")

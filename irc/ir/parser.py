@@ -1,0 +1,317 @@
+"""Text → Module. The syntax lives in grammar/irc.lark; this file only builds objects from it."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .core import DenseAttr, FileLoc, Func, FusedLoc, Module, NameLoc, Op, UnknownLoc, Value, parse_type
+from .diagnostics import Diagnostic, DiagnosticError
+from .ops import OPS, ShapeError
+from .ops.registry import infer_types, normalize_attrs
+
+
+def grammar_path() -> Path:
+    """grammar/irc.lark from a source checkout, or irc/grammar/irc.lark inside an installed wheel."""
+    src = Path(__file__).resolve().parents[2] / "grammar" / "irc.lark"
+    if src.is_file():
+        return src
+    return Path(str(resources.files("irc.grammar").joinpath("irc.lark")))
+
+
+class _Err(Exception):
+    def __init__(self, message, pos):
+        super().__init__(message)
+        self.message, self.pos = message, pos
+
+
+def _pos(tok):
+    return (tok.line, tok.column)
+
+
+@v_args(inline=True)
+class _ToTree(Transformer):
+    """Inline transformer: runs while the LALR parser reduces, so no parse tree is ever built."""
+
+    def int(self, tok):
+        return int(tok)
+
+    def float(self, tok):
+        return float(tok)
+
+    def string(self, tok):
+        return _unquote(tok)
+
+    def true(self, _):
+        return True
+
+    def false(self, _):
+        return False
+
+    def list(self, *items):
+        return [] if items == (None,) else list(items)
+
+    def dense(self, _kw, body, ty):
+        return DenseAttr(body, _type(ty))
+
+    def attr(self, key, value):
+        return (_unquote(key) if key.type == "STRING" else str(key), value, _pos(key))
+
+    def attr_dict(self, *attrs):
+        out = {}
+        for item in attrs:
+            if item is None:
+                continue
+            key, value, pos = item
+            if key in out:
+                raise _Err(f"attribute '{key}' is given twice", pos)
+            out[key] = value
+        return out
+
+    def file_loc(self, f, line, col):
+        return FileLoc(_unquote(f), int(line), int(col))
+
+    def name_loc(self, name, child):
+        return NameLoc(_unquote(name), child)
+
+    def name_only_loc(self, name):
+        return NameLoc(_unquote(name))
+
+    def fused_loc(self, *locs):
+        return FusedLoc(tuple(locs))
+
+    def unknown_loc(self):
+        return UnknownLoc()
+
+    def loc(self, body):
+        return body
+
+    def type_list(self, *types):
+        return [(_type(t), t) for t in types]
+
+    def result_types(self, *types):
+        return [_type(t) for t in types if t is not None]
+
+    def arg(self, name, ty):
+        return (name, _type(ty))
+
+    def op(self, *items):
+        results, operands, attrs, types, loc = [], [], {}, None, None
+        i = 0
+        while items[i].type == "VALUE":
+            results.append(items[i])
+            i += 1
+        opname = items[i]
+        for item in items[i + 1:]:
+            if isinstance(item, Token):
+                operands.append(item)
+            elif item is None:
+                continue
+            elif isinstance(item, dict):
+                attrs = item
+            elif isinstance(item, list):
+                types = item
+            else:
+                loc = item
+        return ("op", results, opname, operands, attrs, types, loc)
+
+    def ret(self, kw, *items):  # the `return` rule
+        operands = [t for t in items if isinstance(t, Token)]
+        types = next((t for t in items if isinstance(t, list)), None)
+        return ("return", kw, operands, types)
+
+    def func(self, name, *items):
+        items = [i for i in items if i is not None]
+        args = [i for i in items if isinstance(i, tuple) and len(i) == 2]
+        result_types = next(i for i in items if isinstance(i, list))
+        body = [i for i in items if isinstance(i, tuple) and len(i) > 2]
+        return (name, args, result_types, body)
+
+    def module(self, name, *items):
+        attrs = next((i for i in items if isinstance(i, dict)), {})
+        funcs = [i for i in items if isinstance(i, tuple)]
+        return (name, attrs, funcs)
+
+    def start(self, module):
+        return module
+
+
+def _type(tok):
+    try:
+        return parse_type(str(tok))
+    except ValueError as e:
+        raise _Err(str(e), _pos(tok)) from None
+
+
+def _unquote(tok) -> str:
+    return json.loads(str(tok))
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(grammar_path().read_text(), parser="lalr", transformer=_ToTree(), maybe_placeholders=True,
+                cache=_cache_file())
+
+
+def _cache_file():
+    # Lark caches the compiled LALR tables; keep them beside the user's other caches, never in the package.
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    try:
+        os.makedirs(os.path.join(base, "irc"), exist_ok=True)
+        return os.path.join(base, "irc", "grammar.lark.cache")
+    except OSError:
+        return False
+
+
+_TOKEN_NAMES = {
+    "VALUE": "a value name like %x", "TYPE": "a tensor type like tensor<1x3xf32>", "OPNAME": "an op name like nn.relu",
+    "SYMBOL": "a symbol name like @forward", "IDENT": "an attribute name", "STRING": "a string", "INT": "an integer",
+    "FLOAT": "a number", "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
+    "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "MORETHAN": "'>'", "RETURN": "'return'", "FUNC": "'func'",
+    "MODULE": "'module'", "DENSE": "'dense<'", "TRUE": "true", "FALSE": "false", "LOC": "'loc'", "__ANON_0": "'->'",
+    "$END": "end of file",
+}
+
+
+def _expected(names) -> str:
+    shown = sorted({_TOKEN_NAMES.get(n, n.lower()) for n in names})
+    if len(shown) > 6:
+        shown = shown[:6] + ["..."]
+    return ", ".join(shown)
+
+
+def _syntax_error(e: UnexpectedInput, text: str) -> Diagnostic:
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        lines = text.splitlines() or [""]
+        pos = (len(lines), len(lines[-1]) + 1)
+        return Diagnostic(f"unexpected end of file (the text is truncated?); expected {_expected(e.expected)}", pos)
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        what = repr(ch) if ch.isprintable() else f"byte {ord(ch):#04x}"
+        msg = f"unexpected character {what}"
+        if e.allowed:
+            msg += f"; expected {_expected(e.allowed)}"
+        return Diagnostic(msg, (e.line, e.column))
+    tok = e.token
+    return Diagnostic(f"unexpected {tok.type and _TOKEN_NAMES.get(tok.type, repr(str(tok)))} '{tok}'; expected "
+                      f"{_expected(e.expected)}", (tok.line, tok.column))
+
+
+def parse(text: str, path: str | None = None, weights=None) -> Module:
+    """Parse IR text into a Module. SSA errors are reported together; types left out are inferred.
+
+    `weights` is a WeightStore; when None and the module names a weight file next to `path`, it is
+    opened lazily (nothing is read but the file's header).
+    """
+    if "\x00" in text:
+        raise DiagnosticError([Diagnostic("this is not IR text: it contains NUL bytes (a binary file?)")], path)
+    if not text.strip() or all(not ln.strip() or ln.strip().startswith("//") for ln in text.splitlines()):
+        raise DiagnosticError([Diagnostic("empty file: expected 'module @name { ... }'", (1, 1))], path, text)
+    try:
+        name, attrs, funcs = _parser().parse(text)
+    except _Err as e:
+        raise DiagnosticError([Diagnostic(e.message, e.pos)], path, text) from None
+    except UnexpectedInput as e:
+        raise DiagnosticError([_syntax_error(e, text)], path, text) from None
+    module = Module(str(name)[1:], attrs, path=path)
+    module.source = text
+    if weights is None and isinstance(attrs.get("weights"), str):
+        from .weights import WeightStore
+
+        base = os.path.dirname(path) if path else "."
+        weights = WeightStore.open(os.path.join(base, attrs["weights"]))
+    module.weights = weights
+    diags: list[Diagnostic] = []
+    for f in funcs:
+        module.funcs.append(_build_func(f, module, diags))
+    if diags:
+        raise DiagnosticError(diags, path, text)
+    return module
+
+
+def _build_func(parsed, module, diags) -> Func:
+    name_tok, args, result_types, body = parsed
+    env: dict[str, Value] = {}
+    arg_values = []
+
+    def define(v, tok):
+        first = env.get(v.name)
+        if first is not None and first.pos != _pos(tok):
+            diags.append(Diagnostic(f"value %{v.name} is defined twice", _pos(tok),
+                                    notes=[(first.pos, "first defined here")]))
+        v.pos = _pos(tok)
+        env[v.name] = v
+
+    for tok, ty in args:
+        v = Value(tok[1:], ty)
+        define(v, tok)
+        arg_values.append(v)
+    func = Func(str(name_tok)[1:], arg_values, result_types, pos=_pos(name_tok))
+    func.module = module
+
+    def lookup(tok):
+        v = env.get(tok[1:])
+        if v is None:
+            diags.append(Diagnostic(f"use of undefined value %{tok[1:]}", _pos(tok)))
+            v = Value(tok[1:], None)  # a stand-in so that building can go on; not entered in env
+        return v
+
+    for item in body:
+        if item[0] == "return":
+            _, kw, operands, types = item
+            func.set_outputs([lookup(t) for t in operands])
+            func.ret.pos = _pos(kw)
+            func.ret.operand_pos = [_pos(t) for t in operands]
+            if types is not None:
+                func.written_ret_types = [t for t, _ in types]
+                func.ret.type_pos = [_pos(tok) for _, tok in types]
+            continue
+        _, results, opname, operands, attrs, types, loc = item
+        in_values = [lookup(t) for t in operands]
+        pos = _pos(results[0])
+        result_types = [t for t, _ in types] if types is not None else None
+        if result_types is None:
+            result_types = _infer_for_parser(str(opname), in_values, attrs, module, len(results), pos, diags)
+        elif len(result_types) != len(results):
+            diags.append(Diagnostic(f"{opname} has {len(results)} results but {len(result_types)} result types", pos))
+            result_types = (result_types + [None] * len(results))[: len(results)]
+        op = Op(str(opname), in_values, attrs, result_types, [r[1:] for r in results], loc, pos)
+        op.operand_pos = [_pos(t) for t in operands]
+        op.func = func
+        for r, tok in zip(op.results, results):
+            define(r, tok)
+        if types is not None:
+            op.type_pos = [_pos(tok) for _, tok in types]
+        func.ops.append(op)
+    func.rebuild_names()
+    return func
+
+
+def _infer_for_parser(opname, in_values, attrs, module, nresults, pos, diags):
+    """A result type left out of the text: infer it from the operands, or from the weight file for nn.param."""
+    opdef = OPS.get(opname)
+    if opdef is None:
+        diags.append(Diagnostic(f"unknown op '{opname}' needs its result type written out", pos))
+        return [None] * nresults
+    try:
+        full = normalize_attrs(opdef, attrs)
+        if opname == "nn.param":
+            key = full["key"]
+            if module.weights is None or not module.weights.has(key):
+                raise ShapeError(f"cannot infer the type of nn.param '{key}': it is not in the weight file")
+            return [module.weights.type_of(key)]
+        if any(v.type is None for v in in_values):
+            return [None] * nresults
+        return infer_types(opdef, [v.type for v in in_values], full)
+    except ShapeError as e:
+        diags.append(Diagnostic(f"cannot infer the result type of {opname}: {e}", pos))
+        return [None] * nresults
+
+
+__all__ = ["parse", "grammar_path"]

@@ -1,0 +1,110 @@
+"""Module → text. The printer is canonical: the same module always prints the same bytes, and
+`print_module(parse(text)) == text` for any text this printer wrote."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .core import DenseAttr, FileLoc, FusedLoc, Module, NameLoc, Op, UnknownLoc
+from .ops import ABSENT, OPS
+
+HEADER = "// irc 1\n"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def print_module(module: Module, strip_locs: bool = False) -> str:
+    out = [HEADER, f"module @{module.name}{_attr_dict(module.attrs)} {{\n"]
+    for i, func in enumerate(module.funcs):
+        if i:
+            out.append("\n")
+        args = ", ".join(f"%{a.name}: {a.type}" for a in func.args)
+        out.append(f"  func @{func.name}({args}) -> {_result_types(func.result_types)} {{\n")
+        for op in func.ops:
+            out.append("    " + print_op(op, strip_locs) + "\n")
+        rets = func.outputs
+        if rets:
+            out.append(f"    return {', '.join('%' + v.name for v in rets)} : {', '.join(str(v.type) for v in rets)}\n")
+        else:
+            out.append("    return\n")
+        out.append("  }\n")
+    out.append("}\n")
+    return "".join(out)
+
+
+def _result_types(types) -> str:
+    return str(types[0]) if len(types) == 1 else "(" + ", ".join(str(t) for t in types) + ")"
+
+
+def print_op(op: Op, strip_locs: bool = False) -> str:
+    results = ", ".join("%" + r.name for r in op.results)
+    operands = ", ".join("%" + v.name for v in op.operands)
+    text = f"{results} = {op.name}({operands}){_attr_dict(visible_attrs(op))}"
+    if all(r.type is not None for r in op.results):
+        text += " : " + ", ".join(str(r.type) for r in op.results)
+    if op.loc is not None and not strip_locs:
+        text += f" loc({format_loc(op.loc)})"
+    return text
+
+
+def visible_attrs(op: Op) -> dict:
+    """The attributes the printer writes: all but optional ones that are absent or at their default."""
+    opdef = OPS.get(op.name)
+    if opdef is None:
+        return op.attrs
+    out = {}
+    for k, v in op.attrs.items():
+        spec = opdef.attrs.get(k)
+        if spec is not None and not spec.required and (v is ABSENT or v == spec.default):
+            continue
+        out[k] = v
+    return out
+
+
+def _attr_dict(attrs: dict) -> str:
+    if not attrs:
+        return ""
+    items = ", ".join(f"{_key(k)} = {format_attr(attrs[k])}" for k in sorted(attrs))
+    return " {" + items + "}"
+
+
+def _key(k: str) -> str:
+    return k if _IDENT.fullmatch(k) and k not in ("true", "false") else json.dumps(k)
+
+
+def format_attr(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(format_attr(x) for x in v) + "]"
+    if isinstance(v, DenseAttr):
+        return f"dense<{_dense_values(v.values, v.type.dtype)}> : {v.type}"
+    raise TypeError(f"cannot print attribute value {v!r}")
+
+
+def _dense_values(v, dtype: str) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_dense_values(x, dtype) for x in v) + "]"
+    if dtype.startswith(("f", "bf")):
+        return repr(float(v))
+    if dtype == "i1":
+        return "true" if v else "false"
+    return str(int(v))
+
+
+def format_loc(loc) -> str:
+    if isinstance(loc, FileLoc):
+        return f"{json.dumps(loc.file)}:{loc.line}:{loc.col}"
+    if isinstance(loc, NameLoc):
+        return json.dumps(loc.name) + (f"({format_loc(loc.child)})" if loc.child is not None else "")
+    if isinstance(loc, FusedLoc):
+        return "fused[" + ", ".join(format_loc(x) for x in loc.locs) + "]"
+    if isinstance(loc, UnknownLoc):
+        return "unknown"
+    raise TypeError(f"cannot print location {loc!r}")

@@ -1,0 +1,67 @@
+"""The one small API every pass rewrites through: create, insert, replace, erase, replace uses."""
+
+from __future__ import annotations
+
+from .core import Func, Op, Value
+
+
+class Rewriter:
+    """Edits one function. Erasures are batched: ops are dropped from `func.ops` on `commit()`."""
+
+    def __init__(self, func: Func):
+        self.func = func
+        self._erased: set[int] = set()
+        self._inserts: dict[int, list[Op]] = {}  # id(anchor op) -> ops to place before it
+        self.changed = False
+
+    def create(self, name: str, operands, attrs, result_types, result_names, loc=None) -> Op:
+        """A new op (not yet placed); its result names are made unique within the function."""
+        op = Op(name, operands, attrs, result_types, [""] * len(result_types), loc)
+        for r, base in zip(op.results, result_names):
+            r.name = self.func.unique_name(base)
+        op.func = self.func
+        return op
+
+    def insert_before(self, anchor: Op, op: Op) -> Op:
+        self._inserts.setdefault(id(anchor), []).append(op)
+        self.changed = True
+        return op
+
+    def replace_all_uses(self, old: Value, new: Value) -> None:
+        if old is new:
+            return
+        for user in list(old.uses):
+            for i, v in enumerate(user.operands):
+                if v is old:
+                    user.set_operand(i, new)
+        self.changed = True
+
+    def erase_op(self, op: Op) -> None:
+        """Erase an op whose results are unused."""
+        for r in op.results:
+            if r.uses:
+                raise ValueError(f"cannot erase {op!r}: %{r.name} still has uses")
+        op.drop_operands()
+        self._erased.add(id(op))
+        self.changed = True
+
+    def replace_op(self, op: Op, new_values) -> None:
+        """Make every use of op's results use new_values instead, then erase op."""
+        for old, new in zip(op.results, new_values):
+            self.replace_all_uses(old, new)
+        self.erase_op(op)
+
+    def is_erased(self, op: Op) -> bool:
+        return id(op) in self._erased
+
+    def commit(self) -> bool:
+        if self._erased or self._inserts:
+            ops = []
+            for op in self.func.ops:
+                ops.extend(self._inserts.pop(id(op), ()))
+                if id(op) not in self._erased:
+                    ops.append(op)
+            ops.extend(self._inserts.pop(id(self.func.ret), ()))
+            self.func.ops = ops
+            self._erased.clear()
+        return self.changed

@@ -1,0 +1,163 @@
+"""The verifier: is this module well formed, and does every type fit what the ops compute?
+
+It checks SSA order, operand and result counts, attribute names and kinds, every result type
+against the registry's inference, `nn.param` tensors against the weight file, and the function
+signatures against what they return. All problems are reported at once, MLIR-style.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from .core import Module, Op
+from .diagnostics import Diagnostic, DiagnosticError, loc_note
+from .ops import OPS, ShapeError
+from .ops.registry import infer_types, normalize_attrs
+
+MAX_ERRORS = 50
+
+
+def verify(module: Module) -> None:
+    """Raise DiagnosticError listing every problem; return None when the module is valid."""
+    diags = collect(module)
+    if diags:
+        raise DiagnosticError(diags[:MAX_ERRORS], module.path, module.source)
+
+
+def collect(module: Module) -> list[Diagnostic]:
+    v = _Verifier(module)
+    v.run()
+    return v.diags
+
+
+class _Verifier:
+    def __init__(self, module: Module):
+        self.module = module
+        self.diags: list[Diagnostic] = []
+        self.weights_reported = False
+
+    def error(self, op: Op | None, message: str, pos=None):
+        notes = []
+        if op is not None:
+            pos = pos or op.pos
+            note = loc_note(op.loc)
+            if note:
+                notes.append((None, note))
+            if pos is None and op.name != "return":
+                from .printer import print_op
+
+                notes.append((None, "in: " + print_op(op, strip_locs=True)))
+        self.diags.append(Diagnostic(message, pos, notes=notes))
+
+    def run(self):
+        names = set()
+        for func in self.module.funcs:
+            if func.name in names:
+                self.diags.append(Diagnostic(f"function @{func.name} is defined twice", func.pos))
+            names.add(func.name)
+            self.func(func)
+
+    def func(self, func):
+        defined = set()
+        for a in func.args:
+            if a.type is None:
+                self.diags.append(Diagnostic(f"argument %{a.name} has no type", a.pos))
+            defined.add(id(a))
+        for op in func.ops:
+            ok = True
+            for i, v in enumerate(op.operands):
+                if id(v) not in defined:
+                    pos = op.operand_pos[i] if op.operand_pos else op.pos
+                    if v.owner is None and v not in func.args and op.operand_pos:
+                        continue  # an undefined name: the parser has reported it
+                    self.error(op, f"operand %{v.name} of {op.name} is used before it is defined", pos)
+                    ok = False
+                elif v.type is None:
+                    ok = False
+            if ok:
+                self.op(op)
+            for r in op.results:
+                defined.add(id(r))
+        self.ret(func, defined)
+
+    def ret(self, func, defined):
+        outs = func.outputs
+        ret = func.ret
+        if any(id(v) not in defined for v in outs):
+            return
+        if len(outs) != len(func.result_types):
+            self.error(ret, f"@{func.name} returns {len(outs)} values but its signature declares "
+                       f"{len(func.result_types)}", ret.pos)
+            return
+        if func.written_ret_types is not None:
+            for i, (v, t) in enumerate(zip(outs, func.written_ret_types)):
+                if v.type is not None and v.type != t:
+                    pos = ret.type_pos[i] if ret.type_pos else ret.pos
+                    self.error(ret, f"return type {t} of %{v.name} does not match its type {v.type}", pos)
+        for i, (v, t) in enumerate(zip(outs, func.result_types)):
+            if v.type is not None and v.type != t:
+                self.error(ret, f"@{func.name} result {i} is declared {t} but %{v.name} is {v.type}", ret.pos)
+
+    def op(self, op: Op):
+        opdef = OPS.get(op.name)
+        if opdef is None:
+            close = difflib.get_close_matches(op.name, OPS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            self.error(op, f"unknown op '{op.name}'{hint}")
+            return
+        n = len(op.operands)
+        lo, hi = opdef.min_operands, opdef.max_operands
+        if n < lo or (hi is not None and n > hi):
+            want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+            names = ", ".join(opdef.operands) or "none"
+            self.error(op, f"{op.name} takes {want} operands ({names}), got {n}")
+            return
+        try:
+            op.attrs = normalize_attrs(opdef, op.attrs)
+        except ShapeError as e:
+            self.error(op, str(e))
+            return
+        want = opdef.results_for(op.attrs)
+        if len(op.results) != want:
+            self.error(op, f"{op.name} has {want} results here, got {len(op.results)}")
+            return
+        if op.name == "nn.param":
+            self.param(op)
+            return
+        try:
+            inferred = infer_types(opdef, [v.type for v in op.operands], op.attrs)
+        except ShapeError as e:
+            self.error(op, f"{op.name}: {e}")
+            return
+        for i, (r, t) in enumerate(zip(op.results, inferred)):
+            if r.type is None:
+                r.type = t
+            elif r.type != t:
+                pos = op.type_pos[i] if op.type_pos else op.pos
+                which = "result type" if len(op.results) == 1 else f"result {i} type"
+                self.error(op, f"{op.name} {which} {r.type} does not match inferred {t}", pos)
+
+    def param(self, op: Op):
+        store = self.module.weights
+        key = op.attrs["key"]
+        if store is None:
+            if not self.weights_reported:
+                self.error(op, "nn.param needs a weight file, but the module has no 'weights' attribute")
+                self.weights_reported = True
+            return
+        if store.missing_file:
+            if not self.weights_reported:
+                self.error(op, f"weights file '{store.path}' does not exist")
+                self.weights_reported = True
+            return
+        if not store.has(key):
+            close = difflib.get_close_matches(key, store.keys(), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            self.error(op, f"weight '{key}' is not in {store.path}{hint}")
+            return
+        stored, declared = store.type_of(key), op.result.type
+        if declared is None:
+            op.result.type = stored
+        elif stored != declared:
+            what = "dtype" if stored.shape == declared.shape else "shape"
+            self.error(op, f"nn.param '{key}' is declared {declared} but the weight file holds {stored} ({what} differs)")

@@ -1,0 +1,11 @@
+"""Passes: one per file, registered by name. `irc-opt --list-passes` prints this registry."""
+
+from .base import Pass, PassError
+from .dce import DeadCodeElimination
+from .infer_shapes import InferShapes
+from .manager import REGISTRY, parse_pipeline, register, run_passes
+
+for _cls in (InferShapes, DeadCodeElimination):
+    register(_cls)
+
+__all__ = ["Pass", "PassError", "REGISTRY", "parse_pipeline", "register", "run_passes"]
