@@ -24,7 +24,9 @@ def load(path: str, verify_module: bool = True) -> Module:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise IrcError(f"{path}: error: this is not IR text: invalid UTF-8 at byte {e.start} (a binary file?)") from None
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise IrcError(f"{path}:{line}:{col}: error: this is not IR text: byte {data[e.start]:#04x} is not valid UTF-8 (a binary file?)") from None
     module = parse(text, path)
     if verify_module:
         verify(module)

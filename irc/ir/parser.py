@@ -199,8 +199,9 @@ def _syntax_error(e: UnexpectedInput, text: str) -> Diagnostic:
             msg += f"; expected {_expected(e.allowed)}"
         return Diagnostic(msg, (e.line, e.column))
     tok = e.token
-    return Diagnostic(f"unexpected {tok.type and _TOKEN_NAMES.get(tok.type, repr(str(tok)))} '{tok}'; expected "
-                      f"{_expected(e.expected)}", (tok.line, tok.column))
+    kind = {"VALUE": "value ", "TYPE": "type ", "OPNAME": "op name ", "IDENT": "name ", "STRING": "string ",
+            "INT": "number ", "FLOAT": "number ", "SYMBOL": "symbol "}.get(tok.type, "")
+    return Diagnostic(f"unexpected {kind}'{tok}'; expected {_expected(e.expected)}", (tok.line, tok.column))
 
 
 def parse(text: str, path: str | None = None, weights=None) -> Module:
@@ -211,8 +212,11 @@ def parse(text: str, path: str | None = None, weights=None) -> Module:
     """
     if "\x00" in text:
         raise DiagnosticError([Diagnostic("this is not IR text: it contains NUL bytes (a binary file?)")], path)
-    if not text.strip() or all(not ln.strip() or ln.strip().startswith("//") for ln in text.splitlines()):
-        raise DiagnosticError([Diagnostic("empty file: expected 'module @name { ... }'", (1, 1))], path, text)
+    if not text.strip():
+        raise DiagnosticError([Diagnostic("empty file: expected 'module @name { ... }'", (1, 1))], path)
+    if all(not ln.strip() or ln.strip().startswith("//") for ln in text.splitlines()):
+        raise DiagnosticError([Diagnostic("the file holds only comments: expected 'module @name { ... }'", (1, 1))],
+                              path)
     try:
         name, attrs, funcs = _parser().parse(text)
     except _Err as e:
@@ -255,10 +259,12 @@ def _build_func(parsed, module, diags) -> Func:
     func = Func(str(name_tok)[1:], arg_values, result_types, pos=_pos(name_tok))
     func.module = module
 
+    undefined = []
+
     def lookup(tok):
         v = env.get(tok[1:])
         if v is None:
-            diags.append(Diagnostic(f"use of undefined value %{tok[1:]}", _pos(tok)))
+            undefined.append(tok)
             v = Value(tok[1:], None)  # a stand-in so that building can go on; not entered in env
         return v
 
@@ -289,6 +295,14 @@ def _build_func(parsed, module, diags) -> Func:
         if types is not None:
             op.type_pos = [_pos(tok) for _, tok in types]
         func.ops.append(op)
+    for tok in undefined:
+        later = env.get(tok[1:])
+        if later is not None:
+            diags.append(Diagnostic(f"value %{tok[1:]} is used before it is defined", _pos(tok),
+                                    notes=[(later.pos, "defined here")]))
+        else:
+            diags.append(Diagnostic(f"use of undefined value %{tok[1:]}", _pos(tok)))
+    diags.sort(key=lambda d: d.pos or (0, 0))
     func.rebuild_names()
     return func
 

@@ -69,7 +69,16 @@ def _attr_dict(attrs: dict) -> str:
 
 
 def _key(k: str) -> str:
-    return k if _IDENT.fullmatch(k) and k not in ("true", "false") else json.dumps(k)
+    return k if _IDENT.fullmatch(k) and k not in ("true", "false") else quote(k)
+
+
+def quote(s: str) -> str:
+    """A double-quoted string literal: UTF-8 kept readable, anything unprintable escaped."""
+    text = json.dumps(s, ensure_ascii=False)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "\\u%04x" % ord(c) if ord(c) < 0x10000 else json.dumps(c)[1:-1]
+                   for c in text)
 
 
 def format_attr(v) -> str:
@@ -80,7 +89,7 @@ def format_attr(v) -> str:
     if isinstance(v, float):
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v)
+        return quote(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(format_attr(x) for x in v) + "]"
     if isinstance(v, DenseAttr):
@@ -100,9 +109,9 @@ def _dense_values(v, dtype: str) -> str:
 
 def format_loc(loc) -> str:
     if isinstance(loc, FileLoc):
-        return f"{json.dumps(loc.file)}:{loc.line}:{loc.col}"
+        return f"{quote(loc.file)}:{loc.line}:{loc.col}"
     if isinstance(loc, NameLoc):
-        return json.dumps(loc.name) + (f"({format_loc(loc.child)})" if loc.child is not None else "")
+        return quote(loc.name) + (f"({format_loc(loc.child)})" if loc.child is not None else "")
     if isinstance(loc, FusedLoc):
         return "fused[" + ", ".join(format_loc(x) for x in loc.locs) + "]"
     if isinstance(loc, UnknownLoc):

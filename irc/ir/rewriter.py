@@ -51,6 +51,30 @@ class Rewriter:
             self.replace_all_uses(old, new)
         self.erase_op(op)
 
+    def set_operand(self, op: Op, i: int, value: Value) -> None:
+        """Make operand `i` of `op` (the return op included) use `value`; other uses stay."""
+        if op.operands[i] is not value:
+            op.set_operand(i, value)
+            self.changed = True
+
+    def adopt_names(self, new: Op, old: Op) -> None:
+        """`new`'s results take `old`'s result names; `old` must be erased in this rewrite."""
+        for r, o in zip(new.results, old.results):
+            if r.name != o.name:
+                self.func._names.discard(r.name)
+                r.name = o.name
+
+    def rebuild(self, op: Op, operands=None, attrs=None, result_types=None, loc=None, name=None) -> Op:
+        """A new op in place of `op` (same names, uses moved to it); unspecified parts are copied."""
+        new = self.create(name or op.name, op.operands if operands is None else operands,
+                          op.attrs if attrs is None else attrs,
+                          [r.type for r in op.results] if result_types is None else result_types,
+                          [r.name for r in op.results], op.loc if loc is None else loc)
+        self.adopt_names(new, op)
+        self.insert_before(op, new)
+        self.replace_op(op, new.results)
+        return new
+
     def is_erased(self, op: Op) -> bool:
         return id(op) in self._erased
 

@@ -110,7 +110,8 @@ class _Verifier:
         if n < lo or (hi is not None and n > hi):
             want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
             names = ", ".join(opdef.operands) or "none"
-            self.error(op, f"{op.name} takes {want} operands ({names}), got {n}")
+            plural = "" if want == "1" else "s"
+            self.error(op, f"{op.name} takes {want} operand{plural} ({names}), got {n}")
             return
         try:
             op.attrs = normalize_attrs(opdef, op.attrs)

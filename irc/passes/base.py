@@ -15,6 +15,7 @@ class PassError(IrcError):
 class Pass:
     name = ""
     summary = ""  # one line for --list-passes
+    needs_valid_input = True  # False for passes that repair types (infer-shapes), so they run before verifying
 
     def apply(self, module: Module) -> bool:
         """Rewrite `module` in place; return whether anything changed."""

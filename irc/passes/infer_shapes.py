@@ -14,6 +14,7 @@ from .base import Pass
 class InferShapes(Pass):
     name = "infer-shapes"
     summary = "recompute every result type from the inputs down (run it after hand-editing shapes or strides)"
+    needs_valid_input = False
 
     def apply(self, module) -> bool:
         changed = False

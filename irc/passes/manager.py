@@ -55,10 +55,15 @@ def parse_pipeline(specs) -> list[Pass]:
 def run_passes(module: Module, passes, verify_each: bool = True, print_after_all=None, strip_locs=False) -> Module:
     """Run passes (objects or a pipeline string) on `module` in place and return it.
 
+    The module is verified before the first pass (unless that pass repairs types, like infer-shapes)
+    and, with `verify_each`, after every pass.
+
     `print_after_all`: a file-like object that gets `// ----- IR after NAME -----` and the IR after each pass.
     """
     if isinstance(passes, str) or any(isinstance(p, str) for p in passes):
         passes = parse_pipeline(passes)
+    if passes and passes[0].needs_valid_input:
+        verify(module)
     for p in passes:
         p.apply(module)
         if verify_each:

@@ -46,10 +46,10 @@ def _main(argv):
     if not args.input:
         p.error("the following arguments are required: input")
     passes = parse_pipeline(args.passes)  # before reading, so a typo costs nothing
-    module = ir.load(args.input)
+    module = ir.load(args.input, verify_module=False)  # run_passes verifies before the first pass that needs it
     run_passes(module, passes, verify_each=not args.no_verify_each,
                print_after_all=sys.stdout if args.print_ir_after_all else None, strip_locs=args.strip_locs)
-    if args.no_verify_each:
+    if args.no_verify_each or not passes:
         ir.verify(module)
     if args.output:
         ir.save(module, args.output, strip_locs=args.strip_locs)
