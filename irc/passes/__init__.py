@@ -2,10 +2,11 @@
 
 from .base import Pass, PassError
 from .dce import DeadCodeElimination
+from .fuse_bn import FuseBatchNorm
 from .infer_shapes import InferShapes
 from .manager import REGISTRY, parse_pipeline, register, run_passes
 
-for _cls in (InferShapes, DeadCodeElimination):
+for _cls in (InferShapes, DeadCodeElimination, FuseBatchNorm):
     register(_cls)
 
 __all__ = ["Pass", "PassError", "REGISTRY", "parse_pipeline", "register", "run_passes"]

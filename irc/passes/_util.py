@@ -1,0 +1,185 @@
+"""Helpers the numeric passes share: reading constants, making new params/constants, evaluating an op.
+
+NumPy only at import time; `evaluate` imports torch (and the executor's op → torch table) lazily.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.core import DenseAttr, TensorType
+from ..ir.ops import OPS
+from ..ir.ops.registry import normalize_attrs
+from ..ir.weights import IR_TO_NP
+
+INLINE_MAX = 16  # a new constant with at most this many elements is written inline as nn.constant
+
+
+def attrs_of(op) -> dict:
+    """The op's attributes with defaults filled in (what the verifier and the torch table see)."""
+    opdef = OPS.get(op.name)
+    return normalize_attrs(opdef, op.attrs) if opdef is not None else dict(op.attrs)
+
+
+def producer(v, *names):
+    """The op defining `v` when its name is one of `names` (all when none given), else None."""
+    op = v.owner
+    if op is None or (names and op.name not in names):
+        return None
+    return op
+
+
+def is_const(v) -> bool:
+    return producer(v, "nn.param", "nn.constant") is not None
+
+
+def const_array(module, v):
+    """The value of a param or constant as a NumPy array (bf16 as float32), or None."""
+    op = v.owner
+    if op is None:
+        return None
+    if op.name == "nn.param":
+        store = module.weights
+        key = op.attrs["key"]
+        if store is None or not store.has(key):
+            return None
+        arr = store.numpy(key)
+        if store.type_of(key).dtype == "bf16":
+            arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        return arr
+    if op.name == "nn.constant":
+        d = op.attrs["value"]
+        dt = np.float32 if d.type.dtype == "bf16" else IR_TO_NP[d.type.dtype]
+        if d.is_splat:
+            return np.full(d.type.shape, d.values, dtype=dt)
+        return np.asarray(d.values, dtype=dt).reshape(d.type.shape)
+    return None
+
+
+def to_store_dtype(arr: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype == "bf16":
+        f = np.ascontiguousarray(arr, dtype=np.float32).view(np.uint32)
+        return ((f + 0x7FFF + ((f >> 16) & 1)) >> 16).astype(np.uint16)  # round to nearest even
+    return np.ascontiguousarray(arr, dtype=IR_TO_NP[dtype])
+
+
+def _pylist(arr: np.ndarray, dtype: str):
+    if dtype == "i1":
+        return arr.astype(bool).tolist()
+    if dtype.startswith(("f", "bf")):
+        return arr.astype(np.float64).tolist()
+    return arr.astype(np.int64).tolist()
+
+
+def dense_of(arr: np.ndarray, dtype: str) -> DenseAttr:
+    ty = TensorType(tuple(arr.shape), dtype)
+    if dtype != "bf16":
+        arr = np.asarray(arr, dtype=IR_TO_NP[dtype])
+    flat = arr.reshape(-1)
+    if flat.size > 1 and np.all(flat == flat[0]) and not np.isnan(flat[0] if dtype.startswith(("f", "bf")) else 0):
+        return DenseAttr(_pylist(flat[:1], dtype)[0], ty)
+    return DenseAttr(_pylist(arr, dtype), ty)
+
+
+class Consts:
+    """Makes new params and constants for one function, and replaces param tensors in place.
+
+    Key policy (see the passes' docs): a param whose key is read by exactly one `nn.param` op and whose
+    value has exactly one use may have its tensor replaced under the same key, so the written weight
+    file keeps the source's key names; otherwise a fresh key is taken.
+    """
+
+    def __init__(self, module, rw):
+        self.module = module
+        self.rw = rw
+        self.stale = []  # param ops whose key now holds a different tensor: erase them at the end
+
+    def key_count(self, key) -> int:
+        return sum(1 for op in self.module.ops() if op.name == "nn.param" and op.attrs["key"] == key)
+
+    def new(self, anchor, arr: np.ndarray, dtype: str, name: str, key: str | None = None, loc=None,
+            inline: bool = True):
+        """A value holding `arr`: an inline nn.constant when small, else a new param (fresh key from `key`)."""
+        arr = np.asarray(arr)
+        if inline and arr.size <= INLINE_MAX:
+            dense = dense_of(arr, dtype)
+            op = self.rw.create("nn.constant", [], {"value": dense}, [dense.type], [name], loc)
+        else:
+            store = self.module.weights
+            if store is None:
+                from ..ir.weights import WeightStore
+
+                store = self.module.weights = WeightStore(None)
+            k = store.fresh_key(key or name)
+            store.add(k, to_store_dtype(arr, dtype), dtype)
+            op = self.rw.create("nn.param", [], {"key": k}, [TensorType(tuple(arr.shape), dtype)], [name], loc)
+        self.rw.insert_before(anchor, op)
+        return op.result
+
+    def replace(self, anchor, v, arr: np.ndarray, keep_key: bool = True):
+        """A param value like `v` (a param) but holding `arr`: reuses v's key when only v reads it."""
+        op = v.owner
+        key = op.attrs["key"]
+        dtype = v.type.dtype
+        arr = np.asarray(arr)
+        if keep_key and len(v.uses) == 1 and self.key_count(key) == 1 and key not in self._replaced_keys():
+            self.module.weights.add(key, to_store_dtype(arr, dtype), dtype)
+            if tuple(arr.shape) == v.type.shape:
+                return v
+            new = self.rw.create("nn.param", [], {"key": key}, [TensorType(tuple(arr.shape), dtype)], [v.name], op.loc)
+            self.rw.adopt_names(new, op)
+            self.rw.insert_before(anchor, new)
+            self.stale.append(op)
+            return new.result
+        return self.new(anchor, arr, dtype, v.name, key, op.loc, inline=False)
+
+    def _replaced_keys(self):
+        return {op.attrs["key"] for op in self.stale}
+
+    def finish(self):
+        """Erase param ops whose key was given a new tensor (their users must be gone by now)."""
+        for op in self.stale:
+            if not self.rw.is_erased(op):
+                for r in op.results:
+                    if r.uses:
+                        raise AssertionError(f"stale param %{r.name} still used")
+                self.rw.erase_op(op)
+        self.stale = []
+
+
+def evaluate(op, arrays, module=None):
+    """Run one op on NumPy inputs with the executor's torch mapping; returns NumPy arrays (bf16 → f32)."""
+    import torch
+
+    from ..backend.torch_exec import helper_source
+    from ..backend.torchops import Ctx, expression
+
+    tensors = []
+    for v, a in zip(op.operands, arrays):
+        t = torch.from_numpy(np.array(a))
+        if v.type.dtype == "bf16":
+            t = t.to(torch.bfloat16)
+        tensors.append(t)
+    names = [f"a{i}" for i in range(len(tensors))]
+    ctx = Ctx(names)
+    saved = op.attrs
+    op.attrs = attrs_of(op)
+    try:
+        expr = expression(ctx, op)
+    finally:
+        op.attrs = saved
+    ns = {"torch": torch, "F": torch.nn.functional}
+    src = helper_source(ctx.helpers) + f"\n\ndef _f({', '.join(names)}):\n    return {expr}\n"
+    exec(compile(src, "<irc fold>", "exec"), ns)
+    with torch.no_grad():
+        out = ns["_f"](*tensors)
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    res = []
+    for r, t in zip(op.results, outs):
+        want = getattr(torch, {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64", "i1": "bool",
+                               "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8"}[r.type.dtype])
+        t = t.to(want)
+        if r.type.dtype == "bf16":
+            t = t.float()
+        res.append(t.contiguous().numpy())
+    return res
