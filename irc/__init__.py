@@ -9,4 +9,19 @@ from .ir.printer import print_module as print  # noqa: A001  (irc.print mirrors 
 from .passes import run_passes
 
 __version__ = "0.1.0"
-__all__ = ["IrcError", "Module", "load", "parse", "print", "save", "verify", "run_passes"]
+__all__ = ["IrcError", "Module", "load", "parse", "print", "save", "verify", "run_passes", "emit_pytorch", "check"]
+
+# functions whose modules need torch: imported on first use, so `import irc` stays torch-free
+_LAZY = {
+    "emit_pytorch": ("irc.backend.pytorch", "emit_pytorch"),
+    "check": ("irc.check", "check"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        mod, attr = _LAZY[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'irc' has no attribute '{name}'")

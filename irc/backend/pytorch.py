@@ -501,6 +501,7 @@ class {container}(nn.Module):
         out.extend(f"        {ln}\n" for ln in init)
         out.append(f"\n    def forward(self, {', '.join(args)}):\n" if args else "\n    def forward(self):\n")
         out.extend(f"        {ln}\n" for ln in lines)
+        out.append(self._example_inputs())
         out.append(f'''
 
 def load(weights=None):
@@ -519,6 +520,31 @@ def load(weights=None):
         source = "".join(out)
         _check_safe(source)
         return source
+
+    def _example_inputs(self) -> str:
+        """`example_inputs(batch, seed)`: the random inputs irc-check uses (irc.check.random_inputs)."""
+        from .torchops import TORCH_DTYPE
+
+        items = []
+        for a in self.func.args:
+            t = a.type
+            dims = [("batch" if d is None else str(d)) for d in t.shape]
+            shape = f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+            if t.dtype.startswith(("f", "bf")):
+                e = f"torch.randn({shape}, generator=g)"
+            else:
+                e = f"torch.randint(0, 2, {shape}, generator=g)"
+            items.append(e if t.dtype == "f32" else f"{e}.to({TORCH_DTYPE[t.dtype]})")
+        body = "return (" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if len(body) > 100:
+            body = "return (\n" + "".join(f"        {e},\n" for e in items) + "    )"
+        return f"""
+
+def example_inputs(batch=1, seed=0):
+    \"\"\"Random inputs for forward, every dynamic dimension set to `batch` (what irc-check feeds).\"\"\"
+    g = torch.Generator().manual_seed(seed * 1000 + batch)
+    {body}
+"""
 
     def _module_prefix(self, op):
         if op.kind not in MODULE_OPS or len(op.operands) < 2:
@@ -633,6 +659,8 @@ def emit_pytorch(module: Module, out_dir: str) -> dict:
     em = _Emitter(module)
     source = em.emit()
     entries = em.weight_entries()
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise EmitError(f"{out_dir} exists and is not a directory (-o names the directory to write into)")
     os.makedirs(out_dir, exist_ok=True)
     py_path = os.path.join(out_dir, "model.py")
     st_path = os.path.join(out_dir, "model.safetensors")
@@ -654,4 +682,5 @@ def emit_pytorch(module: Module, out_dir: str) -> dict:
     write_atomic(st_path, write_weights)
     write_atomic(py_path, lambda f: f.write(source.encode("utf-8")))
     return {"model.py": py_path, "model.safetensors": st_path, "class": em.cls,
-            "modules": len(em.modules), "renamed": len(em.renamed), "params": len(em.keys)}
+            "modules": len(em.modules), "renamed": len(em.renamed), "params": len(entries),
+            "bytes": sum(len(data) for *_, data in entries)}

@@ -1,0 +1,187 @@
+"""`irc-check`: does the converted model compute what the source computes?
+
+Runs the source model and a target — the IR itself (with the torch executor), an emitted PyTorch
+directory, or (later) an ONNX file — on the same seeded random inputs and compares every output with
+`irc.fidelity.compare`, the rules of DESIGN.md's fidelity table.
+
+Inputs: one tensor per forward argument, shaped as the IR's argument types, with every dynamic
+dimension (`?`, normally the batch) set to the batch size; when any dimension is dynamic the check
+runs at two batch sizes (1 and 3), as the design asks. Floats are standard normal, integers 0 or 1,
+from a torch.Generator seeded with `seed` and the batch size.
+
+Which rule ("auto", the default):
+- `exact` (bit-identical or rtol=1e-5, atol=1e-6) when every weight of the target is one of the
+  source's own tensors, unchanged: an unoptimised import, or its emitted code;
+- `pass` (max|Δ| ≤ 1e-4·max(1, max|ref|) and rtol=1e-3, atol=1e-4) when some weight is new or
+  differs — a fusion or folding pass made it — and always for ONNX.
+The IR carries no record of the passes that ran on it, but a numeric pass always leaves new or
+changed tensors behind, so the weights tell; `rule="exact"|"pass"` overrides the guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+
+from .fidelity import Verdict, compare
+from .ir import IrcError, Module
+
+BATCHES = (1, 3)
+
+
+@dataclass
+class CheckResult:
+    target: str  # "ir", "emitted", "onnx"
+    rule: str
+    rule_reason: str
+    rows: list = field(default_factory=list)  # (batch, output name, Verdict)
+    problems: list = field(default_factory=list)  # messages for what could not be compared
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.rows) and all(v.ok for _, _, v in self.rows)
+
+    def lines(self) -> list[str]:
+        out = [f"rule: {self.rule} ({self.rule_reason})"]
+        for batch, name, v in self.rows:
+            out.append(f"[batch {batch}] {v.line(name)}")
+        out.extend(self.problems)
+        out.append("ok: every output within the rule" if self.ok else "FAIL: outputs differ from the source")
+        return out
+
+
+def random_inputs(types, batch: int, seed: int = 0):
+    """One seeded random tensor per TensorType; every dynamic dimension becomes `batch`."""
+    import torch
+
+    from .backend.torchops import TORCH_DTYPE
+
+    g = torch.Generator().manual_seed(seed * 1000 + batch)
+    out = []
+    for t in types:
+        shape = tuple(batch if d is None else d for d in t.shape)
+        dtype = getattr(torch, TORCH_DTYPE[t.dtype].split(".", 1)[1])
+        if t.dtype.startswith(("f", "bf")):
+            out.append(torch.randn(shape, generator=g).to(dtype))
+        else:
+            out.append(torch.randint(0, 2, shape, generator=g).to(dtype))
+    return out
+
+
+def flatten_outputs(out) -> list:
+    """A model's outputs as a flat list of tensors (tuples, lists, dicts and namedtuples unpacked)."""
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, dict):
+        return [t for v in out.values() for t in flatten_outputs(v)]
+    if isinstance(out, (tuple, list)):
+        return [t for v in out for t in flatten_outputs(v)]
+    if out is None:
+        return []
+    raise IrcError(f"cannot compare an output of type {type(out).__name__}")
+
+
+def import_emitted(directory: str):
+    """The module object of `directory/model.py` (a unique module name per file, so two can be loaded)."""
+    path = os.path.join(directory, "model.py")
+    if not os.path.isfile(path):
+        raise IrcError(f"{directory}: no model.py here (expected the output directory of irc-emit --target pytorch)")
+    name = "irc_emitted_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _same_weights(pairs) -> tuple[bool, str]:
+    """pairs: (key, target tensor, source tensor or None). Whether every target weight is the source's."""
+    import torch
+
+    changed = [k for k, t, s in pairs if s is None or s.shape != t.shape or s.dtype != t.dtype or not torch.equal(s, t)]
+    if not pairs:
+        return True, "the target has no weights"
+    if not changed:
+        return True, f"all {len(pairs)} weights are the source's own, unchanged"
+    return False, (f"{len(changed)} of {len(pairs)} weights are new or changed, as after fusion or folding "
+                   "passes; --rule exact to demand bit-exactness")
+
+
+def check(source, *, ir: str | Module | None = None, emitted: str | None = None, onnx: str | None = None,
+          rule: str = "auto", rtol: float | None = None, atol: float | None = None, seed: int = 0,
+          batches=BATCHES) -> CheckResult:
+    """Compare `source` (an nn.Module) with exactly one target: `ir` (path or Module), `emitted`
+    (a directory written by emit_pytorch) or `onnx` (not built yet)."""
+    import torch
+
+    from .backend.torch_exec import Executor, weight_tensor
+
+    if sum(x is not None for x in (ir, emitted, onnx)) != 1:
+        raise IrcError("give exactly one target to check: --ir, --emitted or --onnx")
+    if onnx is not None:
+        raise IrcError("checking ONNX is not built yet (a later issue)")
+    if rule not in ("auto", "exact", "pass"):
+        raise IrcError(f"unknown rule '{rule}' (auto, exact or pass)")
+    source.eval()
+    src_state = {k: v for k, v in source.state_dict().items()}
+
+    if ir is not None:
+        from . import ir as irmod
+
+        module = irmod.load(ir) if isinstance(ir, str) else ir
+        func = module.main
+        types = [a.type for a in func.args]
+        names = [v.name for v in func.outputs]
+        run = Executor(module)
+        keys = sorted({op.attrs["key"] for op in module.ops() if op.name == "nn.param"})
+        pairs = [(k, weight_tensor(module.weights, k), src_state.get(k)) for k in keys]
+        target = "ir"
+
+        def inputs_for(batch):
+            return random_inputs(types, batch, seed)
+    else:
+        mod = import_emitted(emitted)
+        model = mod.load()
+        run = model
+        names = None
+        pairs = [(k, v, src_state.get(k)) for k, v in model.state_dict().items()
+                 if not k.endswith("num_batches_tracked")]
+        target = "emitted"
+        types = None
+
+        def inputs_for(batch):
+            return list(mod.example_inputs(batch, seed))
+
+    same, reason = _same_weights(pairs)
+    if rule == "auto":
+        chosen = "exact" if same else "pass"
+    else:
+        chosen, reason = rule, "chosen with --rule"
+    if rtol is not None or atol is not None:
+        reason += f"; tolerances overridden: rtol={rtol if rtol is not None else 'rule'}, " \
+                  f"atol={atol if atol is not None else 'rule'}"
+    result = CheckResult(target, chosen, reason)
+
+    seen_shapes = set()
+    for batch in batches:
+        inputs = inputs_for(batch)
+        shapes = tuple(tuple(x.shape) for x in inputs)
+        if shapes in seen_shapes:
+            continue  # a static batch: one size is all there is
+        seen_shapes.add(shapes)
+        with torch.no_grad():
+            ref = flatten_outputs(source(*inputs))
+            out = flatten_outputs(run(*inputs))
+        if len(ref) != len(out):
+            result.problems.append(f"[batch {batch}] FAIL: the source gives {len(ref)} outputs, the target {len(out)}")
+            continue
+        for i, (r, o) in enumerate(zip(ref, out)):
+            name = names[i] if names and i < len(names) else f"output{i}"
+            result.rows.append((batch, name, compare(r, o, chosen, rtol=rtol, atol=atol)))
+    return result
+
+
+__all__ = ["check", "CheckResult", "Verdict", "random_inputs", "flatten_outputs", "import_emitted"]
