@@ -57,9 +57,11 @@ class Rewriter:
             op.set_operand(i, value)
             self.changed = True
 
-    def adopt_names(self, new: Op, old: Op) -> None:
-        """`new`'s results take `old`'s result names; `old` must be erased in this rewrite."""
-        for r, o in zip(new.results, old.results):
+    def adopt_names(self, new, old) -> None:
+        """`new`'s results take `old`'s result names (ops or lists of values); `old` must be erased."""
+        news = new.results if isinstance(new, Op) else list(new)
+        olds = old.results if isinstance(old, Op) else list(old)
+        for r, o in zip(news, olds):
             if r.name != o.name:
                 self.func._names.discard(r.name)
                 r.name = o.name
@@ -82,10 +84,10 @@ class Rewriter:
         if self._erased or self._inserts:
             ops = []
             for op in self.func.ops:
-                ops.extend(self._inserts.pop(id(op), ()))
+                ops.extend(o for o in self._inserts.pop(id(op), ()) if id(o) not in self._erased)
                 if id(op) not in self._erased:
                     ops.append(op)
-            ops.extend(self._inserts.pop(id(self.func.ret), ()))
+            ops.extend(o for o in self._inserts.pop(id(self.func.ret), ()) if id(o) not in self._erased)
             self.func.ops = ops
             self._erased.clear()
         return self.changed

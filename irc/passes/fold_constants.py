@@ -1,0 +1,55 @@
+"""fold-constants: compute at compile time every op whose operands are all params or constants.
+
+The op runs through the torch executor's op → torch table (the same expressions the executor and the
+PyTorch emitter use), so a folded value is bit-for-bit what the unfolded graph computes. Results with at
+most 16 elements become inline `nn.constant`s (shape arithmetic left by `view`/`reshape`/`size` reads
+back as literals); larger ones become new params with a fresh key derived from the result's name.
+
+What does not fold: ops with a dynamic result type, and ops whose result would be larger than all their
+operands together (an `expand` of a bias to a full activation would bloat the weight file and save
+nothing at run time). Inputs that became dead are erased so their keys leave the weight file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir.rewriter import Rewriter
+from ._util import INLINE_MAX, Consts, const_array, evaluate, is_const
+from .base import Pass
+
+SOURCES = ("nn.param", "nn.constant")
+
+
+@dataclass
+class FoldConstants(Pass):
+    name = "fold-constants"
+    summary = "compute ops whose operands are all params/constants at compile time (small results inline)"
+
+    def apply(self, module) -> bool:
+        changed = False
+        for func in module.funcs:
+            rw = Rewriter(func)
+            consts = Consts(module, rw)
+            for op in list(func.ops):
+                if op.name in SOURCES or not op.operands or not all(is_const(v) for v in op.operands):
+                    continue
+                if not all(r.type is not None and r.type.is_static for r in op.results):
+                    continue
+                total_in = sum(v.type.numel() or 0 for v in op.operands)
+                total_out = sum(r.type.numel() for r in op.results)
+                if total_out > max(INLINE_MAX, total_in):
+                    continue
+                arrays = [const_array(module, v) for v in op.operands]
+                if any(a is None for a in arrays):
+                    continue
+                outs = evaluate(op, arrays)
+                news = [consts.new(op, a, r.type.dtype, r.name, r.name, op.loc) for r, a in zip(op.results, outs)]
+                inputs = list(op.operands)
+                rw.replace_op(op, news)
+                rw.adopt_names(news, op.results)
+                for v in inputs:
+                    if not v.uses and not rw.is_erased(v.owner):
+                        rw.erase_op(v.owner)
+            changed |= rw.commit()
+        return changed
