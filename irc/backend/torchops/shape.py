@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import lit, lower
+from .base import helper, lit, lower
 
 INT64_MAX = 2**63 - 1
 
@@ -77,3 +77,32 @@ def unsqueeze(ctx, op):
 @lower("expand")
 def expand(ctx, op):
     return f"{ctx.arg(0)}.expand{lit(op.attrs['shape'])}"
+
+
+@lower("roll")
+def roll(ctx, op):
+    return f"torch.roll({ctx.arg(0)}, {lit(op.attrs['shifts'])}, {lit(op.attrs['axes'])})"
+
+
+helper("gather_axis", """
+def gather_axis(x, indices, axis):
+    # x.shape[:axis] + indices.shape + x.shape[axis+1:], like ONNX Gather
+    axis = axis % x.dim()
+    out = torch.index_select(x, axis, indices.reshape(-1))
+    return out.reshape(x.shape[:axis] + indices.shape + x.shape[axis + 1:])
+""")
+
+
+@lower("gather")
+def gather(ctx, op):
+    if op.attrs["axis"] % op.operands[0].type.rank == 0:
+        return f"{ctx.arg(0)}[{ctx.arg(1)}]"
+    return f"{ctx.helper('gather_axis')}({ctx.arg(0)}, {ctx.arg(1)}, {op.attrs['axis']})"
+
+
+@lower("expand_like")
+def expand_like(ctx, op):
+    dims = [str(d) for d in op.attrs["shape"]]
+    for i, j in op.attrs["like_dims"]:
+        dims[i] = f"{ctx.arg(1)}.shape[{j}]"
+    return f"{ctx.arg(0)}.expand({', '.join(dims)}{',' if len(dims) == 1 else ''})"

@@ -224,3 +224,56 @@ def infer_expand(ins, attrs):
 
 define("expand", "shape", ("input",), [Attr("shape", "ints", doc="-1 keeps the input's dim")], infer_expand,
        doc="Broadcasts to `shape` without copying (torch.Tensor.expand).")
+
+
+def infer_roll(ins, attrs):
+    x = ins[0]
+    if len(attrs["shifts"]) != len(attrs["axes"]) or not attrs["axes"]:
+        raise ShapeError("shifts and axes must have the same, non-zero length")
+    axes = [norm_axis(a, x.rank) for a in attrs["axes"]]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"axes {attrs['axes']} name a dimension twice")
+    return x
+
+
+define("roll", "shape", ("input",), [Attr("shifts", "ints"), Attr("axes", "ints")], infer_roll, axis_attrs=("axes",),
+       doc="Rotates elements along `axes` by `shifts` (torch.roll): element i moves to (i + shift) mod size.")
+
+
+def infer_gather(ins, attrs):
+    x, idx = ins
+    if idx.dtype not in ("i32", "i64"):
+        raise ShapeError(f"indices must be i32 or i64, got {idx}")
+    if x.rank == 0:
+        raise ShapeError("cannot gather from a rank-0 tensor")
+    axis = norm_axis(attrs["axis"], x.rank)
+    return x.with_shape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
+
+
+define("gather", "shape", ("input", "indices"), [Attr("axis", "int", 0)], infer_gather,
+       doc="Picks slices of `input` along `axis` at `indices` (any shape): the result's shape is "
+           "input.shape[:axis] + indices.shape + input.shape[axis+1:] (ONNX Gather, x[idx] for axis 0).")
+
+
+def infer_expand_like(ins, attrs):
+    x, like = ins
+    out = list(infer_expand([x], {"shape": attrs["shape"]}).shape)
+    for pair in attrs["like_dims"]:
+        i, j = pair
+        if not 0 <= i < len(out):
+            raise ShapeError(f"like_dims entry {pair}: result dimension {i} is out of range for rank {len(out)}")
+        j = norm_axis(j, like.rank, "like_dims axis")
+        lead = len(out) - x.rank
+        d = x.shape[i - lead] if i >= lead else 1
+        if d not in (1, None) and not dims_equal(d, like.shape[j]):
+            raise ShapeError(f"cannot expand dimension {i} of {x} to dimension {j} of {like}")
+        out[i] = like.shape[j]
+    return x.with_shape(out)
+
+
+define("expand_like", "shape", ("input", "like"),
+       [Attr("shape", "ints", doc="as nn.expand: -1 keeps the input's dim"),
+        Attr("like_dims", "pairs", doc="[[i, j], ...]: result dim i is dim j of `like`")],
+       infer_expand_like,
+       doc="nn.expand whose result takes some sizes from another value (a dynamic batch, for instance): "
+           "for each [i, j] in like_dims, result dim i is like.shape[j].")
