@@ -1,0 +1,242 @@
+"""irc-emit --target pytorch on hand-written IR: modules at the params' paths, readable and lint-clean
+code, the executor's numbers at batch 1 and 3, byte-identical re-emission, torch.export / torch.compile,
+and the command line."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+import pytest
+
+from test_emit_common import audit, emit, golden, import_model_py, ir_from_text, lint, run_both
+
+torch = pytest.importorskip("torch")
+
+
+def _inputs(module, batch, seed=0):
+    from irc.check import random_inputs
+
+    return random_inputs([a.type for a in module.main.args], batch, seed)
+
+
+def test_all_ops_emits_modules_and_matches_the_executor(tmp_path):
+    from safetensors.torch import load_file
+
+    m = golden("all_ops.ir", tmp_path)
+    res = emit(m, tmp_path / "out")
+    assert res["class"] == "AllOps"
+    mod = import_model_py(tmp_path / "out")
+    model = mod.load()
+    assert type(model).__name__ == "AllOps" and not model.training
+    # ops with weights became nn modules at the params' paths
+    assert isinstance(model.conv, torch.nn.Conv2d) and model.conv.groups == 8
+    assert isinstance(model.pw, torch.nn.Conv2d) and model.pw.bias is None and model.pw.dilation == (2, 2)
+    assert isinstance(model.bn, torch.nn.BatchNorm2d)
+    assert isinstance(model.fc, torch.nn.Linear)
+    assert isinstance(model.ln, torch.nn.LayerNorm) and model.ln.eps == 1e-06
+    assert isinstance(model.up, torch.nn.ConvTranspose2d) and model.up.output_padding == (1, 1)
+    # state_dict keys: the param keys (+ BatchNorm's counter), and model.safetensors holds exactly them
+    keys = [op.attrs["key"] for op in m.ops() if op.name == "nn.param"]
+    sd = model.state_dict()
+    assert set(sd) == set(keys) | {"bn.num_batches_tracked"}
+    assert set(load_file(str(tmp_path / "out" / "model.safetensors"))) == set(sd)
+    for k in keys:
+        assert torch.equal(sd[k], torch.from_numpy(m.weights.numpy(k).copy())), k
+    for batch in (1, 3):
+        ref, out = run_both(m, model, _inputs(m, batch))
+        assert len(ref) == len(out) == 3
+        for r, o in zip(ref, out):
+            assert torch.equal(r, o)
+
+
+def test_all_ops_is_readable(tmp_path):
+    m = golden("all_ops.ir", tmp_path)
+    emit(m, tmp_path / "out")
+    path = tmp_path / "out" / "model.py"
+    lint(path)
+    src = path.read_text()
+    audit(src)
+    tree = ast.parse(src)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AllOps")
+    fwd = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "forward")
+    assert [a.arg for a in fwd.args.args] == ["self", "x", "s"]
+    assigned = [t.id for st in fwd.body if isinstance(st, ast.Assign) for tgt in st.targets
+                for t in (tgt.elts if isinstance(tgt, ast.Tuple) else [tgt])]
+    # forward reads top to bottom with the IR's value names (a builtin name like `sum` gets a `_`)
+    ir_names = [r.name for op in m.main.ops if op.name != "nn.param" and op.kind != "dropout" for r in op.results]
+    expect = [n + "_" if n == "sum" else ("_" + n if n == "c" else n) for n in ir_names]
+    assert assigned == expect
+    assert "self.pw(F.pad(dw, (1, 0, 0, 1)))" in src  # asymmetric padding stays a module call
+    assert "self.conv = nn.Conv2d(8, 8, 3, padding=1, groups=8)" in src
+    # one class, plus load() and example_inputs(); only torch imported at the top
+    assert [n.name for n in tree.body if isinstance(n, ast.ClassDef)] == ["AllOps"]
+    assert {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} == {"load", "example_inputs"}
+
+
+def test_emitting_twice_is_byte_identical(tmp_path):
+    m = golden("all_ops.ir", tmp_path)
+    emit(m, tmp_path / "a")
+    emit(m, tmp_path / "b")
+    for f in ("model.py", "model.safetensors"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    # and from a fresh parse of the same file
+    import irc
+
+    emit(irc.load(m.path), tmp_path / "c")
+    for f in ("model.py", "model.safetensors"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "c" / f).read_bytes(), f
+    # no temporary files left behind
+    assert sorted(os.listdir(tmp_path / "a")) == ["model.py", "model.safetensors"]
+
+
+SEQ = """// irc 1
+module @tiny-net.v2 {weights = "seq.safetensors"} {
+  func @forward(%input: tensor<?x3x8x8xf32>) -> tensor<?x5xf32> {
+    %features.0.weight = nn.param() {key = "features.0.weight"} : tensor<4x3x3x3xf32>
+    %features.0.bias = nn.param() {key = "features.0.bias"} : tensor<4xf32>
+    %features.0 = nn.conv2d(%input, %features.0.weight, %features.0.bias) {dilation = [1, 1], groups = 1, padding = [[1, 1], [1, 1]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %features.1.weight = nn.param() {key = "features.1.weight"} : tensor<4xf32>
+    %features.1.bias = nn.param() {key = "features.1.bias"} : tensor<4xf32>
+    %features.1.running_mean = nn.param() {key = "features.1.running_mean"} : tensor<4xf32>
+    %features.1.running_var = nn.param() {key = "features.1.running_var"} : tensor<4xf32>
+    %features.1 = nn.batch_norm(%features.0, %features.1.weight, %features.1.bias, %features.1.running_mean, %features.1.running_var) {epsilon = 0.001} : tensor<?x4x8x8xf32>
+    %features.2 = nn.relu(%features.1) : tensor<?x4x8x8xf32>
+    %shared = nn.param() {key = "blocks.0.scale"} : tensor<1x4x1x1xf32>
+    %scaled = nn.mul(%features.2, %shared) : tensor<?x4x8x8xf32>
+    %twice = nn.mul(%scaled, %shared) : tensor<?x4x8x8xf32>
+    %token = nn.param() {key = "cls_token"} : tensor<1x4x1x1xf32>
+    %plus = nn.add(%twice, %token) : tensor<?x4x8x8xf32>
+    %layer1.0.conv.weight = nn.param() {key = "layer1.0.conv.weight"} : tensor<4x4x1x1xf32>
+    %layer1.0.conv = nn.conv2d(%plus, %layer1.0.conv.weight) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %layer1.0.conv_1 = nn.conv2d(%layer1.0.conv, %layer1.0.conv.weight) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %w2 = nn.param() {key = "odd.weight"} : tensor<4x4x1x1xf32>
+    %odd = nn.conv2d(%layer1.0.conv_1, %w2) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %odd2 = nn.conv2d(%odd, %w2) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [2, 2]} : tensor<?x4x4x4xf32>
+    %pool = nn.adaptive_avg_pool2d(%odd2) {output_size = [1, 1]} : tensor<?x4x1x1xf32>
+    %flat = nn.flatten(%pool) : tensor<?x4xf32>
+    %head.weight = nn.param() {key = "head.weight"} : tensor<5x4xf32>
+    %head.bias = nn.param() {key = "head.bias"} : tensor<5xf32>
+    %head = nn.linear(%flat, %head.weight, %head.bias) : tensor<?x5xf32>
+    return %head : tensor<?x5xf32>
+  }
+}
+"""
+
+
+def test_numbered_paths_shared_params_and_bare_parameters(tmp_path):
+    m = ir_from_text(SEQ, tmp_path, "seq.ir")
+    emit(m, tmp_path / "out")
+    src = (tmp_path / "out" / "model.py").read_text()
+    lint(tmp_path / "out" / "model.py")
+    audit(src)
+    mod = import_model_py(tmp_path / "out")
+    model = mod.load()
+    assert type(model).__name__ == "TinyNetV2"
+    # numbered children by index, as in torchvision's nn.Sequential
+    assert "self.features[0] = nn.Conv2d(3, 4, 3, padding=1)" in src
+    assert "self.features[1] = nn.BatchNorm2d(4, eps=0.001)" in src
+    assert isinstance(model.features[1], torch.nn.BatchNorm2d)
+    # the same module called twice is one module
+    assert isinstance(model.layer1[0].conv, torch.nn.Conv2d) and src.count("self.layer1[0].conv(") == 2
+    # a weight shared by convs with different attributes is a bare parameter used functionally
+    assert isinstance(model.odd.weight, torch.nn.Parameter) and not isinstance(model.odd, torch.nn.Conv2d)
+    assert "F.conv2d(" in src
+    assert isinstance(model.cls_token, torch.nn.Parameter) and isinstance(model.blocks[0].scale, torch.nn.Parameter)
+    keys = [op.attrs["key"] for op in m.ops() if op.name == "nn.param"]
+    assert set(model.state_dict()) == set(keys) | {"features.1.num_batches_tracked"}
+    for batch in (1, 3):
+        ref, out = run_both(m, model, _inputs(m, batch))
+        assert torch.equal(ref[0], out[0])
+    # forward takes any batch the IR allows: example_inputs follows the IR's types
+    assert mod.example_inputs(2)[0].shape == (2, 3, 8, 8)
+
+
+def test_static_batch_and_no_weights(tmp_path):
+    text = """// irc 1
+module @plain {
+  func @forward(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>) {
+    %s = nn.add(%x, %y) : tensor<2x3xf32>
+    %r = nn.relu(%s) : tensor<2x3xf32>
+    return %r, %s : tensor<2x3xf32>, tensor<2x3xf32>
+  }
+}
+"""
+    m = ir_from_text(text, tmp_path, "plain.ir")
+    emit(m, tmp_path / "out")
+    lint(tmp_path / "out" / "model.py")
+    model = import_model_py(tmp_path / "out").load()
+    x, y = torch.randn(2, 3), torch.randn(2, 3)
+    r, s = model(x, y)
+    assert torch.equal(s, x + y) and torch.equal(r, torch.relu(x + y))
+    assert model.state_dict() == {}
+
+
+def test_torch_export_of_the_emitted_module(tmp_path):
+    m = ir_from_text(SEQ, tmp_path, "seq.ir")
+    emit(m, tmp_path / "out")
+    mod = import_model_py(tmp_path / "out")
+    model = mod.load()
+    batch = torch.export.Dim("batch", min=1, max=64)
+    ep = torch.export.export(model, tuple(mod.example_inputs(2)), dynamic_shapes=({0: batch},))
+    for b in (1, 3):
+        x = mod.example_inputs(b, seed=5)
+        assert torch.equal(ep.module()(*x), model(*x))
+
+
+def test_torch_compile_of_the_emitted_module(tmp_path):
+    m = ir_from_text(SEQ, tmp_path, "seq.ir")
+    emit(m, tmp_path / "out")
+    mod = import_model_py(tmp_path / "out")
+    model = mod.load()
+    compiled = torch.compile(model)
+    with torch.no_grad():
+        for b in (1, 3):
+            x = mod.example_inputs(b)
+            torch.testing.assert_close(compiled(*x), model(*x), rtol=1e-5, atol=1e-6)
+
+
+def test_irc_emit_command(tmp_path, capsys):
+    from irc.tools.irc_emit import main
+
+    m = golden("all_ops.ir", tmp_path)
+    out = tmp_path / "out"
+    assert main([m.path, "--target", "pytorch", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "irc-emit: wrote" in err and "model.py" in err and "class AllOps" in err and "conv2d 2" in err
+    assert (out / "model.py").is_file() and (out / "model.safetensors").is_file()
+    assert main([m.path, "--target", "pytorch", "-o", str(out), "-q"]) == 0
+    assert capsys.readouterr().err == ""
+    # onnx is a later issue: exit 2 and say so
+    assert main([m.path, "--target", "onnx", "-o", str(tmp_path / "x.onnx")]) == 2
+    assert "not built yet" in capsys.readouterr().err
+    # user errors: one line, exit 1, no traceback
+    assert main([str(tmp_path / "missing.ir"), "--target", "pytorch", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("irc-emit: error:") and "Traceback" not in err
+    (tmp_path / "afile").write_text("x")
+    assert main([m.path, "--target", "pytorch", "-o", str(tmp_path / "afile")]) == 1
+    err = capsys.readouterr().err
+    assert "is not a directory" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as e:  # --target is required; argparse's usage error, exit 1
+        main([m.path, "-o", str(out)])
+    assert e.value.code == 1
+
+
+def test_irc_emit_help_has_an_example(capsys):
+    from irc.tools.irc_emit import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "example:" in out and "irc-emit resnet50.ir --target pytorch -o" in out
+
+
+def test_import_irc_stays_torch_free():
+    import subprocess
+    import sys
+
+    code = "import sys, irc; f = irc.emit_pytorch; import irc.tools.irc_emit; assert 'torch' not in sys.modules"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
