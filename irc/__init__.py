@@ -9,12 +9,15 @@ from .ir.printer import print_module as print  # noqa: A001  (irc.print mirrors 
 from .passes import run_passes
 
 __version__ = "0.1.0"
-__all__ = ["IrcError", "Module", "load", "parse", "print", "save", "verify", "run_passes", "emit_pytorch", "check"]
+__all__ = ["IrcError", "Module", "load", "parse", "print", "save", "verify", "run_passes", "emit_pytorch", "check",
+           "import_model", "load_source"]
 
 # functions whose modules need torch: imported on first use, so `import irc` stays torch-free
 _LAZY = {
     "emit_pytorch": ("irc.backend.pytorch", "emit_pytorch"),
     "check": ("irc.check", "check"),
+    "import_model": ("irc.frontend.torch", "import_model"),
+    "load_source": ("irc.frontend.torch_load", "load_source"),
 }
 
 

@@ -113,6 +113,25 @@ def export(model, input_types, batch, warn):
     return ep, root
 
 
+def export_script(model, input_types, batch, warn):
+    """A TorchScript module → ExportedProgram through torch's TorchScript converter (static batch)."""
+    if batch == "dynamic":
+        warn("a TorchScript model is converted with a static batch of 1 (torch's TorchScript converter "
+             "takes no dynamic shapes)")
+        batch = 1
+    try:
+        from torch._export.converter import TS2EPConverter
+    except ImportError:
+        raise IrcError("this torch has no TorchScript converter; torch.export cannot export a ScriptModule. "
+                       "Import the original nn.Module (or its state_dict with --arch) instead") from None
+    try:
+        with torch.no_grad():
+            return TS2EPConverter(model, _example_inputs(input_types, int(batch))).convert()
+    except Exception as e:
+        raise IrcError(f"torch.export cannot export this TorchScript model: {type(e).__name__}: {_short_reason(e)}. "
+                       "Import the original nn.Module (or its state_dict with --arch) instead") from None
+
+
 # ----------------------------------------------------------------------------- the lowering
 
 
@@ -1253,9 +1272,13 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
             raise IrcError(f"cannot import a {type(model).__name__}: expected a torch.nn.Module or an ExportedProgram")
         if not input_types:
             raise IrcError("give the input shapes (--shape C,H,W once per input)")
-        name = name or type(model).__name__
         progress("exporting with torch.export")
-        ep, root = export(model, input_types, batch, warn)
+        if isinstance(model, torch.jit.ScriptModule):
+            name = name or sanitize(getattr(model, "original_name", "") or "model")
+            ep, root = export_script(model, input_types, batch, warn), None
+        else:
+            name = name or type(model).__name__
+            ep, root = export(model, input_types, batch, warn)
     progress("decomposing to ATen")
     try:
         ep = ep.run_decompositions({})

@@ -1,5 +1,150 @@
-"""irc-import: not built yet."""
+"""irc-import: a PyTorch model file → m.ir + m.safetensors."""
 
-from ._cli import not_built
+from __future__ import annotations
 
-main = not_built("irc-import", "issue 3")
+import os
+import sys
+import time
+
+from ..ir import IrcError, DTYPES
+from ._cli import info, make_parser, run
+
+EXAMPLE = """\
+  # a whole-model pickle, one input of 3x224x224, batch 1
+  irc-import resnet50.pth --shape 3,224,224 -o resnet50.ir
+  # a state_dict, with the architecture from your own script, a dynamic batch
+  irc-import weights.pth --arch my_model.py:Net --arch-args '{"num_classes": 10}' \\
+      --shape 3,32,32 --batch dynamic -o net.ir
+  # two inputs: an image and a float vector
+  irc-import two.pt --shape 3,64,64 --shape 10 --dtype f32 --dtype f32 -o two.ir
+Kinds are detected from the content: torch.save pickle (whole model or state_dict), TorchScript
+archive, torch.export .pt2. Pickled whole models that weights_only loading refuses need
+--trust-pickle (a pickle can run arbitrary code)."""
+
+
+def parse_shape(text: str) -> tuple:
+    try:
+        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip() != "")
+    except ValueError:
+        raise IrcError(f"--shape '{text}': expected comma-separated positive integers, e.g. 3,224,224") from None
+    if any(d <= 0 for d in dims):
+        raise IrcError(f"--shape '{text}': dimensions must be positive")
+    return dims
+
+
+def parse_batch(text: str):
+    if text == "dynamic":
+        return "dynamic"
+    try:
+        b = int(text)
+    except ValueError:
+        raise IrcError(f"--batch '{text}': expected a positive integer or 'dynamic'") from None
+    if b < 1:
+        raise IrcError(f"--batch '{text}': expected a positive integer or 'dynamic'")
+    return b
+
+
+class _Progress:
+    """One updating line on a terminal; nothing when stderr is not a terminal or with --quiet."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.width = 0
+
+    def __call__(self, msg: str):
+        if not self.enabled:
+            return
+        line = f"irc-import: {msg} ... ({time.monotonic() - self.start:.0f}s)"
+        sys.stderr.write("\r" + line.ljust(self.width))
+        sys.stderr.flush()
+        self.width = len(line)
+
+    def done(self):
+        if self.enabled and self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+
+
+def main(argv=None) -> int:
+    return run("irc-import", _main, argv)
+
+
+def _main(argv):
+    p = make_parser("irc-import", "Import a PyTorch model into irc IR (m.ir + m.safetensors).", EXAMPLE)
+    p.add_argument("model", help="the model file: torch.save pickle or state_dict, TorchScript archive, or .pt2")
+    p.add_argument("--shape", action="append", default=[], metavar="C,H,W",
+                   help="per-sample input shape (without the batch); once per input")
+    p.add_argument("--batch", default="1", help="batch size N (default 1) or 'dynamic' for a '?' batch dimension")
+    p.add_argument("--dtype", action="append", default=[], metavar="DTYPE",
+                   help=f"element type per input (default f32); one of {' '.join(DTYPES)}")
+    p.add_argument("--arch", help="architecture for a state_dict: package.module:callable or path/to/file.py:Class")
+    p.add_argument("--arch-args", metavar="JSON", help="keyword arguments for --arch, as a JSON object")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="load whole-model pickles that weights_only loading refuses (runs code from the file)")
+    p.add_argument("--name", help="the IR module's name (default: the model's class name)")
+    p.add_argument("-o", "--output", required=True, help="the .ir file to write (weights go beside it)")
+    args = p.parse_args(argv)
+
+    shapes = [parse_shape(s) for s in args.shape]
+    batch = parse_batch(args.batch)
+    dtypes = list(args.dtype)
+    for d in dtypes:
+        if d not in DTYPES:
+            raise IrcError(f"--dtype '{d}': unknown element type (known: {' '.join(DTYPES)})")
+    if dtypes and len(dtypes) not in (1, len(shapes)):
+        raise IrcError(f"{len(dtypes)} --dtype for {len(shapes)} --shape: give one per input, or one for all")
+    if len(dtypes) == 1:
+        dtypes = dtypes * len(shapes)
+    dtypes = dtypes or ["f32"] * len(shapes)
+    out = args.output
+    if os.path.exists(args.model) and os.path.exists(out) and os.path.samefile(args.model, out):
+        raise IrcError(f"refusing to overwrite the input file {out}")
+    if not out.endswith(".ir"):
+        raise IrcError(f"-o {out}: the output should be an .ir file (its weights go to a .safetensors beside it)")
+    if args.name is not None and not args.name.strip():
+        raise IrcError("--name must not be empty")
+
+    progress = _Progress(sys.stderr.isatty() and not args.quiet)
+    warnings_seen = []
+
+    def warn(msg):
+        warnings_seen.append(msg)
+        progress.done()
+        sys.stderr.write(f"irc-import: warning: {msg}\n")
+
+    try:
+        progress("reading " + os.path.basename(args.model))
+        from ..frontend.torch_load import load_source
+
+        src = load_source(args.model, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
+        from ..frontend.torch import import_model
+
+        input_types = list(zip(shapes, dtypes))
+        if src.kind == "exported program":
+            if shapes:
+                warn("a .pt2 holds its own input shapes; --shape, --dtype and --batch are ignored")
+            input_types = None
+        elif not shapes:
+            raise IrcError("give the input shape with --shape (per sample, e.g. --shape 3,224,224), once per input")
+        module = import_model(src.model, input_types, batch=batch, name=args.name, progress=progress, warn=warn)
+        progress("writing " + os.path.basename(out))
+        from .. import ir
+
+        ir.save(module, out)
+    finally:
+        progress.done()
+    from ..ir.flops import count_flops, format_flops
+    from ..ir.stats import summary
+
+    dynamic = any(d is None for a in module.main.args for d in a.type.shape)
+    shape_note = ", ".join(str(a.type) for a in module.main.args)
+    flops = format_flops(count_flops(module)) + (" per sample" if dynamic else "")
+    wname = os.path.splitext(os.path.basename(out))[0] + ".safetensors"
+    info(args, f"irc-import: wrote {out} and {wname} from {src.kind} {os.path.basename(args.model)}\n"
+               f"  inputs: {shape_note}\n  {summary(module)}\n  {flops} at the imported shape")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

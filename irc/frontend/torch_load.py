@@ -1,0 +1,326 @@
+"""Reading a PyTorch model file, whatever kind it is, detected from its content (never its name).
+
+- a `torch.save` zip (`*/data.pkl`) or a legacy (non-zip) pickle: a whole model or a state_dict.
+  It is read with `weights_only=True` first. A whole-model pickle can run arbitrary code when
+  loaded, so where `weights_only` refuses it, the error names the classes the file would import and
+  irc loads it only with `trust_pickle=True` (`--trust-pickle`).
+- a state_dict (or a checkpoint dict holding one) needs the architecture: `arch` is
+  `package.module:callable` or `path/to/file.py:Class`, called with `arch_args` (a dict or JSON).
+- a TorchScript archive (`constants.pkl`, `code/`): `torch.jit.load`, converted to torch.export's
+  form when the model is imported.
+- a torch.export archive (`.pt2`: `archive_format`, `models/*.json`): `torch.export.load`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import io
+import json
+import os
+import pickletools
+import sys
+import zipfile
+from dataclasses import dataclass
+
+from ..ir import IrcError
+
+# Globals torch's weights_only unpickler accepts anyway; not worth naming in the refusal message.
+_BENIGN_PREFIXES = ("torch._utils.", "collections.OrderedDict", "torch.serialization.", "builtins.",
+                    "torch._tensor._rebuild", "_codecs.encode", "numpy.core.multiarray._reconstruct",
+                    "torch.Size", "torch.device", "torch.dtype")
+
+
+@dataclass
+class Source:
+    """What a model file held: `model` (an nn.Module, a ScriptModule or an ExportedProgram) and its kind."""
+
+    model: object
+    kind: str  # "pickled model", "state_dict", "torchscript", "exported program"
+    path: str
+
+
+def detect_kind(path: str) -> str:
+    """'torch.save', 'torchscript', 'pt2', 'legacy pickle', or raise IrcError for anything else."""
+    if not os.path.exists(path):
+        raise IrcError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise IrcError(f"{path}: is a directory, not a model file")
+    if zipfile.is_zipfile(path):
+        try:
+            names = zipfile.ZipFile(path).namelist()
+        except (zipfile.BadZipFile, OSError) as e:
+            raise IrcError(f"{path}: damaged zip archive: {e}") from None
+        parts = [n.split("/", 1)[1] if "/" in n else n for n in names]
+        if "archive_format" in parts or any(p.startswith("models/") and p.endswith(".json") for p in parts):
+            return "pt2"
+        if "constants.pkl" in parts or any(p.startswith("code/") for p in parts):
+            return "torchscript"
+        if "data.pkl" in parts:
+            return "torch.save"
+        raise IrcError(f"{path}: a zip archive, but not one PyTorch writes (no data.pkl, code/ or archive_format)")
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:1] == b"\x80":
+        return "legacy pickle"
+    if head.startswith(b"// irc") or head.startswith(b"module @"):
+        raise IrcError(f"{path}: this is irc IR text already; use irc-opt or irc-emit on it")
+    if head[:1] == b"\x08":
+        raise IrcError(f"{path}: not a PyTorch file (an ONNX model? irc imports PyTorch models here)")
+    raise IrcError(f"{path}: not a PyTorch model file (not a torch.save pickle, TorchScript archive or .pt2)")
+
+
+# ----------------------------------------------------------------------------- pickle inspection
+
+
+def _pickle_streams(path: str, kind: str):
+    if kind == "torch.save":
+        z = zipfile.ZipFile(path)
+        for n in z.namelist():
+            if n.endswith("data.pkl") and n.count("/") <= 1:
+                yield io.BytesIO(z.read(n))
+    else:
+        with open(path, "rb") as f:
+            yield io.BytesIO(f.read())
+
+
+def pickle_globals(path: str, kind: str | None = None) -> list[str]:
+    """Every `module.name` the pickle(s) in a file would import, in order of first appearance."""
+    kind = kind or detect_kind(path)
+    found: list[str] = []
+    for stream in _pickle_streams(path, kind):
+        while True:  # a legacy file is several pickles one after another
+            start = stream.tell()
+            try:
+                _scan(stream, found)
+            except Exception:
+                break
+            if stream.tell() == start or stream.tell() >= len(stream.getbuffer()):
+                break
+    return found
+
+
+def _scan(stream, found):
+    memo, strings = {}, []
+    last = None
+    for op, arg, _pos in pickletools.genops(stream):
+        name = op.name
+        if name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8", "SHORT_BINSTRING", "BINSTRING",
+                    "STRING"):
+            last = arg
+            strings.append(arg)
+        elif name in ("BINGET", "LONG_BINGET", "GET"):
+            last = memo.get(arg)
+            strings.append(last)
+        elif name == "MEMOIZE":
+            memo[len(memo)] = last
+        elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
+            memo[arg] = last
+        elif name == "GLOBAL":
+            mod, _, attr = str(arg).partition(" ")
+            _add(found, f"{mod}.{attr}")
+            last = None
+        elif name == "STACK_GLOBAL":
+            if len(strings) >= 2 and isinstance(strings[-2], str) and isinstance(strings[-1], str):
+                _add(found, f"{strings[-2]}.{strings[-1]}")
+            last = None
+        else:
+            last = None
+
+
+def _add(found, full):
+    if full not in found:
+        found.append(full)
+
+
+def _needs(path, kind) -> list[str]:
+    return [g for g in pickle_globals(path, kind) if not g.startswith(_BENIGN_PREFIXES) and not g.endswith("Storage")]
+
+
+# ----------------------------------------------------------------------------- architectures
+
+
+def resolve_arch(arch: str):
+    """`package.module:callable` or `path/to/file.py:Class` → the callable."""
+    if ":" not in arch:
+        raise IrcError(f"--arch '{arch}': expected 'package.module:callable' or 'path/to/file.py:Class'")
+    where, _, attr = arch.rpartition(":")
+    if not where or not attr:
+        raise IrcError(f"--arch '{arch}': expected 'package.module:callable' or 'path/to/file.py:Class'")
+    if where.endswith(".py") or os.sep in where or "/" in where:
+        mod = _load_script(where)
+    else:
+        try:
+            mod = importlib.import_module(where)
+        except ImportError as e:
+            raise IrcError(f"--arch '{arch}': cannot import module '{where}': {e}") from None
+    obj = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = sorted(n for n in dir(mod) if not n.startswith("_"))[:20]
+            raise IrcError(f"--arch '{arch}': '{where}' has no '{attr}' (it has: {', '.join(names)})")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise IrcError(f"--arch '{arch}': '{attr}' is not callable")
+    return obj
+
+
+def _load_script(path: str):
+    if not os.path.isfile(path):
+        raise IrcError(f"--arch: no such file: {path}")
+    full = os.path.abspath(path)
+    name = "irc_arch_" + os.path.splitext(os.path.basename(full))[0].replace("-", "_") + "_" + \
+        hashlib.sha1(full.encode()).hexdigest()[:8]
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, full)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    here = os.path.dirname(full)
+    added = here not in sys.path
+    if added:
+        sys.path.insert(0, here)  # so the script's own sibling imports work
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as e:
+        del sys.modules[name]
+        raise IrcError(f"--arch: running {path} failed: {type(e).__name__}: {e}") from None
+    finally:
+        if added:
+            sys.path.remove(here)
+    return mod
+
+
+def build_arch(arch: str, arch_args=None):
+    fn = resolve_arch(arch)
+    if isinstance(arch_args, str):
+        try:
+            arch_args = json.loads(arch_args)
+        except json.JSONDecodeError as e:
+            raise IrcError(f"--arch-args is not valid JSON: {e}") from None
+    arch_args = arch_args or {}
+    if not isinstance(arch_args, dict):
+        raise IrcError("--arch-args must be a JSON object of keyword arguments, e.g. '{\"num_classes\": 10}'")
+    try:
+        return fn(**arch_args)
+    except Exception as e:
+        raise IrcError(f"--arch: {arch}(**{json.dumps(arch_args)}) failed: {type(e).__name__}: {e}") from None
+
+
+# ----------------------------------------------------------------------------- state dicts
+
+
+def _is_state_dict(obj) -> bool:
+    import torch
+
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(k, str) for k in obj) and \
+        all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def _find_state_dict(obj):
+    """The state_dict in a checkpoint: the dict itself, or the usual keys of a training checkpoint."""
+    if _is_state_dict(obj):
+        return obj
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict", "model", "net", "network", "weights", "ema", "module"):
+            if key in obj and _is_state_dict(obj[key]):
+                return obj[key]
+    return None
+
+
+def load_state_dict_into(model, sd, path):
+    own = model.state_dict()
+    if set(sd) != set(own):
+        for prefix in ("module.", "model."):  # DataParallel / wrapper prefixes
+            if all(k.startswith(prefix) for k in sd) and {k[len(prefix):] for k in sd} == set(own):
+                sd = {k[len(prefix):]: v for k, v in sd.items()}
+                break
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s): {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} key(s): "
+                         f"{', '.join(unexpected[:6])}{' ...' if len(unexpected) > 6 else ''}")
+        raise IrcError(f"{path}: the state_dict does not fit --arch: " + "; ".join(parts))
+    bad = [k for k in sd if tuple(sd[k].shape) != tuple(own[k].shape)]
+    if bad:
+        k = bad[0]
+        raise IrcError(f"{path}: the state_dict does not fit --arch: '{k}' has shape {list(sd[k].shape)}, "
+                       f"the model expects {list(own[k].shape)}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+    model.load_state_dict(sd, strict=True)
+    return model
+
+
+# ----------------------------------------------------------------------------- the entry point
+
+
+def load_source(path: str, arch: str | None = None, arch_args=None, trust_pickle: bool = False) -> Source:
+    """Read a PyTorch model file; see the module docstring for the kinds and the pickle rule."""
+    import torch
+
+    kind = detect_kind(path)
+    if kind == "pt2":
+        try:
+            return Source(torch.export.load(path), "exported program", path)
+        except Exception as e:
+            raise IrcError(f"{path}: cannot load the torch.export archive: {type(e).__name__}: {e}") from None
+    if kind == "torchscript":
+        try:
+            return Source(torch.jit.load(path, map_location="cpu"), "torchscript", path)
+        except Exception as e:
+            raise IrcError(f"{path}: cannot load the TorchScript archive: {type(e).__name__}: {e}") from None
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        if "weights_only" not in str(e) and "Unsupported global" not in str(e) and "UnpicklingError" not in type(e).__name__:
+            raise IrcError(f"{path}: cannot read the pickle: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+        if not trust_pickle:
+            needs = _needs(path, kind)
+            listed = ", ".join(needs[:12]) + (f" and {len(needs) - 12} more" if len(needs) > 12 else "")
+            raise IrcError(
+                f"{path}: this pickle cannot be loaded safely (weights_only=True refuses it): loading it would import "
+                f"and run code from {listed or 'classes it names'}. A pickle can run arbitrary code; if you trust "
+                f"this file, rerun with --trust-pickle, or save model.state_dict() and give --arch") from None
+        obj = _load_trusted(path)
+    if isinstance(obj, torch.nn.Module):
+        return Source(obj.eval(), "pickled model", path)
+    if isinstance(obj, torch.jit.ScriptModule):
+        return Source(obj, "torchscript", path)
+    sd = _find_state_dict(obj)
+    if sd is None and isinstance(obj, dict):
+        for v in obj.values():
+            if isinstance(v, torch.nn.Module):
+                return Source(v.eval(), "pickled model", path)
+    if sd is None:
+        raise IrcError(f"{path}: holds a {type(obj).__name__}, neither a model nor a state_dict")
+    if not arch:
+        raise IrcError(f"{path}: holds a state_dict ({len(sd)} tensors) but no architecture; give it with "
+                       f"--arch package.module:callable or --arch path/to/file.py:Class (and --arch-args '{{...}}')")
+    model = build_arch(arch, arch_args)
+    if not isinstance(model, torch.nn.Module):
+        raise IrcError(f"--arch {arch} returned a {type(model).__name__}, not a torch.nn.Module")
+    return Source(load_state_dict_into(model, sd, path).eval(), "state_dict", path)
+
+
+def _load_trusted(path):
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (AttributeError, ModuleNotFoundError) as e:
+        msg = str(e)
+        hint = ""
+        if "__main__" in msg:
+            hint = (" The model class was defined in the script that saved it (__main__), which irc cannot import; "
+                    "save model.state_dict() instead and import with --arch path/to/script.py:ClassName.")
+        raise IrcError(f"{path}: the pickle needs code that is not importable here: {msg}.{hint}") from None
+    except Exception as e:
+        raise IrcError(f"{path}: cannot load the pickle: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+
+
+__all__ = ["Source", "load_source", "detect_kind", "pickle_globals", "resolve_arch", "build_arch"]
