@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -90,6 +92,9 @@ class _ToTree(Transformer):
         return UnknownLoc()
 
     def loc(self, body):
+        if isinstance(body, Token):  # SIMPLE_LOC: loc("file.py":12:8)
+            f, line, col = str(body)[4:-1].rsplit(":", 2)
+            return FileLoc(json.loads(f), int(line), int(col))
         return body
 
     def type_list(self, *types):
@@ -142,6 +147,19 @@ class _ToTree(Transformer):
         return module
 
 
+@contextmanager
+def _gc_paused():
+    """Building a large module makes many objects and no garbage; the cyclic GC's repeated scans of
+    them cost a third of the time on big files, so it waits until the module is built."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _type(tok):
     try:
         return parse_type(str(tok))
@@ -174,7 +192,7 @@ _TOKEN_NAMES = {
     "SYMBOL": "a symbol name like @forward", "IDENT": "an attribute name", "STRING": "a string", "INT": "an integer",
     "FLOAT": "a number", "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
     "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "MORETHAN": "'>'", "RETURN": "'return'", "FUNC": "'func'",
-    "MODULE": "'module'", "DENSE": "'dense<'", "TRUE": "true", "FALSE": "false", "LOC": "'loc'", "__ANON_0": "'->'",
+    "MODULE": "'module'", "SIMPLE_LOC": "'loc'", "DENSE": "'dense<'", "TRUE": "true", "FALSE": "false", "LOC": "'loc'", "__ANON_0": "'->'",
     "$END": "end of file",
 }
 
@@ -218,7 +236,8 @@ def parse(text: str, path: str | None = None, weights=None) -> Module:
         raise DiagnosticError([Diagnostic("the file holds only comments: expected 'module @name { ... }'", (1, 1))],
                               path)
     try:
-        name, attrs, funcs = _parser().parse(text)
+        with _gc_paused():
+            name, attrs, funcs = _parser().parse(text)
     except _Err as e:
         raise DiagnosticError([Diagnostic(e.message, e.pos)], path, text) from None
     except UnexpectedInput as e:
@@ -232,8 +251,9 @@ def parse(text: str, path: str | None = None, weights=None) -> Module:
         weights = WeightStore.open(os.path.join(base, attrs["weights"]))
     module.weights = weights
     diags: list[Diagnostic] = []
-    for f in funcs:
-        module.funcs.append(_build_func(f, module, diags))
+    with _gc_paused():
+        for f in funcs:
+            module.funcs.append(_build_func(f, module, diags))
     if diags:
         raise DiagnosticError(diags, path, text)
     return module

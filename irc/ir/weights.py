@@ -165,10 +165,12 @@ def _write_tensors(f, header_blob, keys, store):
 def write_atomic(path: str, write) -> None:
     """Call write(file) on a temporary file beside `path`, then rename it into place."""
     directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -176,3 +178,9 @@ def write_atomic(path: str, write) -> None:
         except OSError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

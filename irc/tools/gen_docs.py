@@ -1,0 +1,36 @@
+"""python -m irc.tools.gen_docs [--check] [PATH]: write docs/ops.md from the op registry."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..ir.ops.docs import render
+from ..ir.weights import write_atomic
+from ._cli import make_parser, run
+
+DEFAULT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "ops.md")
+
+
+def main(argv=None) -> int:
+    return run("irc-gen-docs", _main, argv)
+
+
+def _main(argv):
+    p = make_parser("irc-gen-docs", "Generate the op reference from the registry.", "  python -m irc.tools.gen_docs")
+    p.add_argument("path", nargs="?", default=DEFAULT)
+    p.add_argument("--check", action="store_true", help="exit 1 if the file is stale instead of writing it")
+    args = p.parse_args(argv)
+    text = render()
+    if args.check:
+        current = open(args.path, encoding="utf-8").read() if os.path.exists(args.path) else ""
+        if current != text:
+            sys.stderr.write(f"{args.path} is stale: run python -m irc.tools.gen_docs\n")
+            return 1
+        return 0
+    write_atomic(args.path, lambda f: f.write(text.encode("utf-8")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
