@@ -54,7 +54,18 @@ def check_golden(module, expected_name):
     with open(path) as f:
         expected = f.read()
     assert text == expected, f"printed IR differs from {path}:\n{text}"
+    assert_round_trip(module)
     return text
+
+
+def assert_round_trip(module):
+    """The printed module parses back (no duplicate or dangling names) and prints the same."""
+    import irc
+
+    text = irc.print(module)
+    again = irc.parse(text, module.path, weights=module.weights)
+    irc.verify(again)
+    assert irc.print(again) == text
 
 
 def random_inputs(module, batch, seed=0):

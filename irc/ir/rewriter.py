@@ -77,6 +77,16 @@ class Rewriter:
         self.replace_op(op, new.results)
         return new
 
+    def set_signature(self, arg_types=None, result_types=None) -> None:
+        """Change the function's argument and/or result types (the caller rewrites the users)."""
+        if arg_types is not None:
+            for a, t in zip(self.func.args, arg_types):
+                a.type = t
+        if result_types is not None:
+            self.func.result_types = list(result_types)
+            self.func.written_ret_types = None
+        self.changed = True
+
     def is_erased(self, op: Op) -> bool:
         return id(op) in self._erased
 

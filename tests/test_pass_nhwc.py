@@ -1,0 +1,219 @@
+"""nhwc-to-nchw: hand-written channel-last IR for every axis-carrying op, ranks 3 to 5 through
+transposes, and a TensorFlow-shaped graph; numbers equal before/after, no transpose left inside."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_pass_common import assert_round_trip, assert_same_numbers, check_golden, load_pair, op_kinds, run_pipeline
+
+# Each case: the body applied to %c (2x6x6x4, channel-last, made by an nhwc conv), the return values
+# and types, and the attribute the pass must have rewritten on the op of that kind.
+HEAD = """// irc 1
+module @case {{weights = "case.safetensors"}} {{
+  func @forward(%x: tensor<2x6x6x3xf32>) -> ({ret_types}) {{
+    %w = nn.param() {{key = "conv.kernel"}} : tensor<3x3x3x4xf32>
+    %c = nn.conv2d(%x, %w) {{dilation = [1, 1], groups = 1, layout = "nhwc", padding = [[1, 1], [1, 1]], stride = [1, 1]}} : tensor<2x6x6x4xf32>
+    %r = nn.relu(%c) : tensor<2x6x6x4xf32>
+{body}
+    return {rets} : {ret_types}
+  }}
+}}
+"""
+
+CASES = {
+    "softmax_3": ("%y = nn.softmax(%r) {axis = 3} : tensor<2x6x6x4xf32>", "2x6x6x4", "softmax", "axis", 1),
+    "softmax_neg1": ("%y = nn.softmax(%r) {axis = -1} : tensor<2x6x6x4xf32>", "2x6x6x4", "softmax", "axis", 1),
+    "log_softmax_1": ("%y = nn.log_softmax(%r) {axis = 1} : tensor<2x6x6x4xf32>", "2x6x6x4", "log_softmax", "axis", 2),
+    "concat_3": ("%y = nn.concat(%r, %c) {axis = 3} : tensor<2x6x6x8xf32>", "2x6x6x8", "concat", "axis", 1),
+    "concat_neg1": ("%y = nn.concat(%c, %r, %c) {axis = -1} : tensor<2x6x6x12xf32>", "2x6x6x12", "concat", "axis", 1),
+    "concat_2": ("%y = nn.concat(%r, %c) {axis = 2} : tensor<2x6x12x4xf32>", "2x6x12x4", "concat", "axis", 3),
+    "concat_const": ("%k = nn.param() {key = \"k\"} : tensor<2x6x6x2xf32>\n"
+                     "    %y = nn.concat(%r, %k) {axis = -1} : tensor<2x6x6x6xf32>", "2x6x6x6", "concat", "axis", 1),
+    "split_neg1": ("%y, %z = nn.split(%r) {axis = -1, sizes = [1, 3]} : tensor<2x6x6x1xf32>, tensor<2x6x6x3xf32>",
+                   ("2x6x6x1", "2x6x6x3"), "split", "axis", 1),
+    "split_1": ("%y, %z = nn.split(%r) {axis = 1, sizes = [2, 4]} : tensor<2x2x6x4xf32>, tensor<2x4x6x4xf32>",
+                ("2x2x6x4", "2x4x6x4"), "split", "axis", 2),
+    "mean_hw": ("%y = nn.mean(%r) {axes = [1, 2]} : tensor<2x4xf32>", "2x4", "mean", "axes", [2, 3]),
+    "mean_hw_keep": ("%y = nn.mean(%r) {axes = [1, -2], keepdims = true} : tensor<2x1x1x4xf32>", "2x1x1x4", "mean",
+                     "axes", [2, 3]),
+    "sum_c": ("%y = nn.sum(%r) {axes = [-1]} : tensor<2x6x6xf32>", "2x6x6", "sum", "axes", [1]),
+    "max_c_keep": ("%y = nn.reduce_max(%r) {axes = [3], keepdims = true} : tensor<2x6x6x1xf32>", "2x6x6x1",
+                   "reduce_max", "axes", [1]),
+    "slice_c": ("%y = nn.slice(%r) {axes = [3], ends = [3], starts = [1]} : tensor<2x6x6x2xf32>", "2x6x6x2", "slice",
+                "axes", [1]),
+    "slice_hc": ("%y = nn.slice(%r) {axes = [1, -1], ends = [4, 4], starts = [0, 2], steps = [2, 1]} : tensor<2x2x6x2xf32>",
+                 "2x2x6x2", "slice", "axes", [2, 1]),
+    "pad": ("%y = nn.pad(%r) {pads = [[0, 0], [1, 0], [0, 2], [0, 1]], value = 0.5} : tensor<2x7x8x5xf32>", "2x7x8x5",
+            "pad", "pads", [[0, 0], [0, 1], [1, 0], [0, 2]]),
+    "flatten_hw": ("%y = nn.flatten(%r) {end_axis = 2, start_axis = 1} : tensor<2x36x4xf32>", "2x36x4", "flatten",
+                   "start_axis", 2),
+    "layer_norm_c": ("%g = nn.param() {key = \"ln.weight\"} : tensor<4xf32>\n"
+                     "    %b = nn.param() {key = \"ln.bias\"} : tensor<4xf32>\n"
+                     "    %y = nn.layer_norm(%r, %g, %b) {axes = [-1]} : tensor<2x6x6x4xf32>", "2x6x6x4", "layer_norm",
+                     "axes", [1]),
+    "layer_norm_wc": ("%g = nn.param() {key = \"ln.weight\"} : tensor<6x4xf32>\n"
+                      "    %b = nn.param() {key = \"ln.bias\"} : tensor<6x4xf32>\n"
+                      "    %y = nn.layer_norm(%r, %g, %b) {axes = [2, 3]} : tensor<2x6x6x4xf32>", "2x6x6x4", "layer_norm",
+                      "axes", [3, 1]),
+    "squeeze": ("%m = nn.mean(%r) {axes = [1, 2], keepdims = true} : tensor<2x1x1x4xf32>\n"
+                "    %y = nn.squeeze(%m) {axes = [1, -2]} : tensor<2x4xf32>", "2x4", "squeeze", "axes", [2, 3]),
+    "bias_add": ("%k = nn.param() {key = \"bias\"} : tensor<4xf32>\n"
+                 "    %y = nn.add(%r, %k) : tensor<2x6x6x4xf32>", "2x6x6x4", "add", None, None),
+    "flatten_linear": ("%f = nn.flatten(%r) : tensor<2x144xf32>\n"
+                       "    %d = nn.dropout(%f) : tensor<2x144xf32>\n"
+                       "    %fw = nn.param() {key = \"fc.weight\"} : tensor<5x144xf32>\n"
+                       "    %y = nn.linear(%d, %fw) : tensor<2x5xf32>", "2x5", "flatten", "start_axis", 1),
+    "reshape_linear": ("%f = nn.reshape(%r) {shape = [-1, 144]} : tensor<2x144xf32>\n"
+                       "    %fw = nn.param() {key = \"fc.weight\"} : tensor<5x144xf32>\n"
+                       "    %y = nn.linear(%f, %fw) : tensor<2x5xf32>", "2x5", "flatten", "start_axis", 1),
+    "max_pool_nhwc": ("%y = nn.max_pool2d(%r) {kernel_size = [2, 2], layout = \"nhwc\", stride = [2, 2]} : tensor<2x3x3x4xf32>",
+                      "2x3x3x4", "max_pool2d", "layout", "nchw"),
+}
+
+
+def case_text(name):
+    body, rets, *_ = CASES[name]
+    rets = rets if isinstance(rets, tuple) else (rets,)
+    names = ["%y", "%z"][:len(rets)]
+    types = ", ".join(f"tensor<{r}xf32>" for r in rets)
+    return HEAD.format(body="    " + body, rets=", ".join(names), ret_types=types)
+
+
+def inner_transposes(module):
+    """Transposes that are not at the function's boundary (reading an argument or feeding only the return)."""
+    func = module.main
+    out = []
+    for op in func.ops:
+        if op.name != "nn.transpose":
+            continue
+        x = op.operands[0]
+        at_input = x.owner is None
+        at_output = all(u is func.ret for u in op.result.uses)
+        if not (at_input or at_output):
+            out.append(op)
+    return out
+
+
+def load_case(name, tmp_path):
+    import irc
+
+    path = tmp_path / "case.ir"
+    path.write_text(case_text(name))
+    from helpers import _NoWeights, make_weights
+
+    make_weights(irc.parse(case_text(name), str(path), weights=_NoWeights()), str(tmp_path / "case.safetensors"))
+    return irc.load(str(path)), irc.load(str(path))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_axis_op_channel_last(tmp_path, name):
+    _, _, kind, attr, expected = CASES[name]
+    before, after = load_case(name, tmp_path)
+    run_pipeline(after, "nhwc-to-nchw")
+    assert not inner_transposes(after), [repr(op) for op in inner_transposes(after)]
+    assert_round_trip(after)
+    ops = [op for op in after.main.ops if op.kind == kind]
+    assert ops, f"no nn.{kind} left"
+    if attr is not None:
+        assert ops[0].attrs[attr] == expected
+    assert all(op.attrs.get("layout", "nchw") == "nchw" for op in after.ops())
+    assert_same_numbers(before, after)
+    # with the signature free to change, no transpose remains at all
+    _, free = load_case(name, tmp_path)
+    run_pipeline(free, "nhwc-to-nchw{change-signature=true}")
+    ref_in = free.main.args[0].type
+    assert ref_in.shape == (2, 3, 6, 6)
+    leftover = [op for op in free.ops() if op.name == "nn.transpose"]
+    if name != "flatten_hw":  # a rank-3 [N, C, HW] result is channel-first, hence returned so: no transpose
+        assert not leftover, leftover
+
+
+def test_flatten_linear_permutes_the_weight_not_the_activation(tmp_path):
+    before, after = load_case("flatten_linear", tmp_path)
+    run_pipeline(after, "nhwc-to-nchw{change-signature=true}")
+    kinds = op_kinds(after)
+    assert kinds["transpose"] == 0 and kinds["flatten"] == 1 and kinds["linear"] == 1
+    import numpy as np
+
+    w0, w1 = np.asarray(before.weights.numpy("fc.weight")), np.asarray(after.weights.numpy("fc.weight"))
+    assert not np.array_equal(w0, w1) and np.array_equal(np.sort(w0, axis=1), np.sort(w1, axis=1))
+
+
+# ranks 3 and 5: channel-last data moved to channel-first and back by transposes around axis ops
+RANKS = {
+    "rank3": """// irc 1
+module @rank3 {
+  func @forward(%x: tensor<2x5x4xf32>) -> (tensor<2x10x4xf32>, tensor<2x5xf32>) {
+    %t = nn.transpose(%x) {perm = [0, 2, 1]} : tensor<2x4x5xf32>
+    %s = nn.softmax(%t) {axis = -2} : tensor<2x4x5xf32>
+    %u = nn.transpose(%s) {perm = [0, 2, 1]} : tensor<2x5x4xf32>
+    %c = nn.concat(%u, %x) {axis = 1} : tensor<2x10x4xf32>
+    %v = nn.transpose(%c) {perm = [0, 2, 1]} : tensor<2x4x10xf32>
+    %w = nn.transpose(%v) {perm = [0, 2, 1]} : tensor<2x10x4xf32>
+    %m = nn.reduce_min(%t) {axes = [1]} : tensor<2x5xf32>
+    return %w, %m : tensor<2x10x4xf32>, tensor<2x5xf32>
+  }
+}
+""",
+    "rank5": """// irc 1
+module @rank5 {
+  func @forward(%x: tensor<2x3x4x5x6xf32>) -> tensor<2x1x4x5xf32> {
+    %t = nn.transpose(%x) {perm = [0, 4, 1, 2, 3]} : tensor<2x6x3x4x5xf32>
+    %m = nn.mean(%t) {axes = [-3], keepdims = true} : tensor<2x6x1x4x5xf32>
+    %p = nn.pad(%m) {pads = [[0, 0], [0, 0], [0, 0], [1, 1], [0, 0]]} : tensor<2x6x1x6x5xf32>
+    %sl = nn.slice(%p) {axes = [3], ends = [5], starts = [1]} : tensor<2x6x1x4x5xf32>
+    %e = nn.exp(%sl) : tensor<2x6x1x4x5xf32>
+    %u = nn.transpose(%e) {perm = [0, 2, 3, 4, 1]} : tensor<2x1x4x5x6xf32>
+    %s = nn.sum(%u) {axes = [-1]} : tensor<2x1x4x5xf32>
+    return %s : tensor<2x1x4x5xf32>
+  }
+}
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(RANKS))
+def test_ranks_3_and_5_transposes_cancel(name):
+    import irc
+
+    before, after = irc.parse(RANKS[name]), irc.parse(RANKS[name])
+    irc.verify(before)
+    run_pipeline(after, "nhwc-to-nchw")
+    assert op_kinds(after)["transpose"] == 0, irc.print(after)
+    assert_same_numbers(before, after)
+    check_golden(after, f"nhwc_{name}.expected.ir")
+
+
+@pytest.mark.parametrize("options, golden", [("", "nhwc_tf_graph.expected.ir"),
+                                             ("{change-signature=true}", "nhwc_tf_graph.nchw_signature.expected.ir")])
+def test_tf_shaped_graph(tmp_path, options, golden):
+    before, after = load_pair("nhwc_tf_graph.ir", tmp_path)
+    run_pipeline(after, "nhwc-to-nchw" + options)
+    check_golden(after, golden)
+    assert not inner_transposes(after)
+    kinds = op_kinds(after)
+    assert kinds["transpose"] == (0 if options else 1)  # the input's, at the boundary, when the signature stays
+    assert all(op.attrs.get("layout", "nchw") == "nchw" for op in after.ops())
+    assert [op.attrs["axis"] for op in after.main.ops if op.kind == "concat"] == [1, 1]
+    if options:
+        import torch
+
+        from irc.backend.torch_exec import Executor
+        from irc.fidelity import assert_close
+
+        assert after.main.args[0].type.shape == (None, 3, 16, 16)
+        for batch in (1, 3):
+            x = torch.randn(batch, 16, 16, 3)
+            assert_close(Executor(before)(x)[0], Executor(after)(x.permute(0, 3, 1, 2).contiguous())[0], rule="pass")
+    else:
+        worst = assert_same_numbers(before, after)
+        print(f"tf graph: max|d| = {worst:.3g}")
+
+
+def test_nchw_graph_is_left_alone(tmp_path):
+    import irc
+
+    before, after = load_pair("fuse_bn_after.ir", tmp_path)
+    assert not irc.passes.parse_pipeline("nhwc-to-nchw")[0].apply(after)
+    assert irc.print(after) == irc.print(before)
