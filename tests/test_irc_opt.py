@@ -151,3 +151,13 @@ def test_parse_and_verify_do_not_read_tensor_data(tmp_path):
     assert module.weights._mmap is None  # only the header was read
     w = module.weights.numpy("fc.weight")  # first use maps the file, without copying
     assert module.weights._mmap is not None and not w.flags.owndata and w.shape == (10, 8)
+
+
+def test_new_weights_need_an_output_file(tmp_path, capsys):
+    path = golden_copy("resnet_stem.ir", tmp_path)
+    assert irc_opt.main([path, "--pass", "fuse-bn"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("irc-opt: error: the passes made ") and "give -o OUT.ir" in err
+    out = str(tmp_path / "fused.ir")
+    assert irc_opt.main([path, "--pass", "fuse-bn", "-o", out, "-q"]) == 0
+    assert "nn.batch_norm" not in open(out).read()

@@ -125,6 +125,10 @@ class WeightStore:
                 raise WeightError(f"cannot store tensor '{key}' of NumPy dtype {array.dtype}")
         self._memory[key] = (TensorType(tuple(array.shape), dtype), np.ascontiguousarray(array))
 
+    def in_memory(self, key: str) -> bool:
+        """True for tensors a pass made, which exist nowhere on disk yet."""
+        return key in self._memory
+
     def fresh_key(self, base: str) -> str:
         key, i = base, 0
         while self.has(key):

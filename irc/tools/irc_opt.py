@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from .. import ir
+from ..ir.io import used_param_keys
 from ..ir.stats import summary
 from ..passes import REGISTRY, parse_pipeline, run_passes
 from ._cli import info, make_parser, run
@@ -54,8 +55,13 @@ def _main(argv):
     if args.output:
         ir.save(module, args.output, strip_locs=args.strip_locs)
         info(args, f"irc-opt: wrote {args.output}: {summary(module)}")
-    elif not args.print_ir_after_all:
-        sys.stdout.write(ir.print_module(module, strip_locs=args.strip_locs))
+    else:
+        new = [k for k in used_param_keys(module) if module.weights.in_memory(k)]
+        if new:
+            raise ir.IrcError(f"the passes made {len(new)} new weight tensors (e.g. '{new[0]}'), which only a "
+                              "weight file can hold: give -o OUT.ir to write the IR and its weights")
+        if not args.print_ir_after_all:
+            sys.stdout.write(ir.print_module(module, strip_locs=args.strip_locs))
     return 0
 
 
