@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import irc  # noqa: E402
-from irc.ir import WeightStore  # noqa: E402
+import irc
+from irc.ir import WeightStore
 
 C, HW = 4, 8
 
@@ -30,7 +30,7 @@ C, HW = 4, 8
 def generate(n_ops: int):
     """IR text with about n_ops ops, its JSON twin, and the weight tensors it needs."""
     t = f"tensor<?x{C}x{HW}x{HW}xf32>"
-    lines = [f"module @bench {{weights = \"bench.safetensors\"}} {{", f"  func @forward(%x: {t}) -> {t} {{"]
+    lines = ["module @bench {weights = \"bench.safetensors\"} {", f"  func @forward(%x: {t}) -> {t} {{"]
     ops, weights = [], {}
     prev, count, block = "x", 0, 0
     while count < n_ops:

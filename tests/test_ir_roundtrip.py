@@ -6,9 +6,9 @@ import glob
 import os
 
 import pytest
+from helpers import IR_DIR, _NoWeights, golden_copy
 
 import irc
-from helpers import IR_DIR, _NoWeights, golden_copy
 from irc.ir import DenseAttr, Func, Module, Op, TensorType, Value
 
 GOLDEN = sorted(os.path.basename(p) for p in glob.glob(os.path.join(IR_DIR, "*.ir")))

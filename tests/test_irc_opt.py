@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import pytest
+from helpers import golden_copy
 from safetensors import safe_open
 
 import irc
-from helpers import golden_copy
 from irc.passes import REGISTRY, PassError, parse_pipeline
 from irc.tools import irc_opt
 

@@ -7,8 +7,8 @@ types, an optional source location); what an op *means* lives in the registry (`
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 DTYPES = ("f16", "bf16", "f32", "f64", "i1", "i8", "i16", "i32", "i64", "u8")
 FLOAT_DTYPES = ("f16", "bf16", "f32", "f64")
@@ -37,10 +37,10 @@ class TensorType:
             n *= d
         return n
 
-    def with_shape(self, shape) -> "TensorType":
+    def with_shape(self, shape) -> TensorType:
         return TensorType(tuple(shape), self.dtype)
 
-    def with_dtype(self, dtype) -> "TensorType":
+    def with_dtype(self, dtype) -> TensorType:
         return TensorType(self.shape, dtype)
 
     def __str__(self) -> str:
@@ -122,7 +122,7 @@ def file_locs(loc) -> list:
 class Value:
     """An SSA value: a function argument or one result of an op."""
 
-    __slots__ = ("name", "type", "owner", "index", "uses", "pos")
+    __slots__ = ("index", "name", "owner", "pos", "type", "uses")
 
     def __init__(self, name: str, type: TensorType | None, owner=None, index: int = 0, pos=None):
         self.name = name
@@ -139,7 +139,7 @@ class Value:
 class Op:
     """`%r = nn.NAME(%a, %b) {attrs} : type loc(...)`. `name` is the full name, e.g. 'nn.conv2d'."""
 
-    __slots__ = ("name", "operands", "results", "attrs", "loc", "pos", "operand_pos", "type_pos", "func")
+    __slots__ = ("attrs", "func", "loc", "name", "operand_pos", "operands", "pos", "results", "type_pos")
 
     def __init__(self, name, operands=(), attrs=None, result_types=(), result_names=(), loc=None, pos=None):
         self.name = name

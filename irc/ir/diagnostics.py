@@ -68,4 +68,4 @@ class DiagnosticError(IrcError):
         return "\n".join(d.render(self.path, self.lines) for d in self.diagnostics)
 
 
-__all__ = ["IrcError", "Diagnostic", "DiagnosticError", "loc_note", "FileLoc"]
+__all__ = ["Diagnostic", "DiagnosticError", "FileLoc", "IrcError", "loc_note"]

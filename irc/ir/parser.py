@@ -348,4 +348,4 @@ def _infer_for_parser(opname, in_values, attrs, module, nresults, pos, diags):
         return [None] * nresults
 
 
-__all__ = ["parse", "grammar_path"]
+__all__ = ["grammar_path", "parse"]

@@ -77,7 +77,7 @@ def quote(s: str) -> str:
     text = json.dumps(s, ensure_ascii=False)
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else "\\u%04x" % ord(c) if ord(c) < 0x10000 else json.dumps(c)[1:-1]
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else json.dumps(c)[1:-1]
                    for c in text)
 
 

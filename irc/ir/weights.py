@@ -48,7 +48,7 @@ class WeightStore:
             self._read_header()
 
     @classmethod
-    def open(cls, path: str) -> "WeightStore":
+    def open(cls, path: str) -> WeightStore:
         store = cls(None)
         store.path = path
         if os.path.isfile(path):
@@ -100,7 +100,7 @@ class WeightStore:
     def raw(self, key: str) -> memoryview:
         """The tensor's bytes, without copying when it comes from the file."""
         if key in self._memory:
-            ty, arr = self._memory[key]
+            arr = self._memory[key][1]
             return memoryview(np.ascontiguousarray(arr)).cast("B")
         begin, end = self._header[key]["data_offsets"]
         return memoryview(self._buffer())[self._data_start + begin:self._data_start + end]

@@ -26,7 +26,7 @@ class Pass:
         return list(dataclasses.fields(cls))
 
     @classmethod
-    def with_options(cls, raw: dict[str, str]) -> "Pass":
+    def with_options(cls, raw: dict[str, str]) -> Pass:
         fields = {f.name.replace("_", "-"): f for f in cls.options()}
         kwargs = {}
         for key, text in raw.items():

@@ -23,7 +23,10 @@ def _main(argv):
     args = p.parse_args(argv)
     text = render()
     if args.check:
-        current = open(args.path, encoding="utf-8").read() if os.path.exists(args.path) else ""
+        current = ""
+        if os.path.exists(args.path):
+            with open(args.path, encoding="utf-8") as f:
+                current = f.read()
         if current != text:
             sys.stderr.write(f"{args.path} is stale: run python -m irc.tools.gen_docs\n")
             return 1
