@@ -1,0 +1,128 @@
+"""The passes compose: canonicalize,fuse-bn,fold-constants,cse,dce on hand-written IR and on the seed
+models through the real PyTorch importer; irc-opt --print-ir-after-all shows every step."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections import Counter
+
+import pytest
+
+from test_pass_common import (PASS_DIR, assert_round_trip, assert_same_numbers, check_golden, copy_with_weights,
+                              load_pair, op_kinds, run_pipeline)
+
+PIPELINE = "canonicalize,fuse-bn,fold-constants,cse,dce"
+
+
+@pytest.mark.parametrize("name", ["fuse_bn_after.ir", "fuse_bn_before.ir", "canonicalize.ir", "cse.ir",
+                                  "fold_constants.ir"])
+def test_pipeline_on_hand_written_ir(tmp_path, name):
+    before, after = load_pair(name, tmp_path)
+    run_pipeline(after, PIPELINE)
+    assert_round_trip(after)
+    assert sum(op_kinds(after).values()) < sum(op_kinds(before).values())
+    assert_same_numbers(before, after)
+
+
+def test_pipeline_golden_resnet_stem(tmp_path):
+    from helpers import IR_DIR
+
+    path = copy_with_weights(os.path.join(IR_DIR, "resnet_stem.ir"), tmp_path)
+    import irc
+
+    before, after = irc.load(path), irc.load(path)
+    run_pipeline(after, PIPELINE)
+    check_golden(after, "resnet_stem.pipeline.expected.ir")
+    assert op_kinds(after)["batch_norm"] == 0
+    assert_same_numbers(before, after)
+
+
+def test_nhwc_then_pipeline(tmp_path):
+    before, after = load_pair("nhwc_tf_graph.ir", tmp_path)
+    run_pipeline(after, "nhwc-to-nchw," + PIPELINE)
+    assert op_kinds(after)["transpose"] == 1  # the input's, at the boundary
+    assert_same_numbers(before, after)
+
+
+def test_irc_opt_prints_each_step(tmp_path, capsys):
+    from irc.tools.irc_opt import main
+
+    path = copy_with_weights(os.path.join(PASS_DIR, "fuse_bn_after.ir"), tmp_path)
+    out = str(tmp_path / "out.ir")
+    assert main([path, "--pass", PIPELINE, "--print-ir-after-all", "-o", out]) == 0
+    text = capsys.readouterr().out
+    headers = [line for line in text.splitlines() if line.startswith("// ----- IR after")]
+    assert headers == [f"// ----- IR after {p} -----" for p in PIPELINE.split(",")]
+    blocks = text.split("// ----- IR after ")[1:]
+    assert "nn.batch_norm" in blocks[0] and blocks[1].count("nn.batch_norm") == 1  # fuse-bn leaves the shared one
+    import irc
+
+    before, after = irc.load(path), irc.load(out)
+    assert_same_numbers(before, after)
+
+
+# ----------------------------------------------------------------------------- seed models
+
+HAVE_FRONTEND = importlib.util.find_spec("irc.frontend.torch") is not None
+needs_frontend = pytest.mark.skipif(not HAVE_FRONTEND, reason="irc.frontend.torch (the PyTorch importer) does not exist yet")
+
+SEEDS = {  # name: (torchvision constructor, full input size)
+    "resnet50": ("resnet50", 224),
+    "mobilenet_v2": ("mobilenet_v2", 224),
+    "mobilenet_v3_small": ("mobilenet_v3_small", 224),
+    "mobilenet_v3_large": ("mobilenet_v3_large", 224),
+    "inception_v3": ("inception_v3", 299),
+}
+
+
+def seed_pipeline(name, size, batch="dynamic"):
+    """Import a randomised torchvision model, run the pipeline, compare model vs IR before vs IR after.
+    Returns (op counts before, op counts after, max|d| IR-before vs IR-after, max|d| model vs IR-after)."""
+    import torch
+    import torchvision
+
+    import irc
+    from helpers import randomize_
+    from irc.backend.torch_exec import Executor
+    from irc.fidelity import assert_close
+    from irc.frontend.torch import import_model
+
+    ctor, _ = SEEDS[name]
+    kwargs = {"aux_logits": False, "init_weights": False} if name == "inception_v3" else {}
+    model = randomize_(getattr(torchvision.models, ctor)(weights=None, **kwargs))
+    module = import_model(model, [((3, size, size), "f32")], batch=batch)
+    counts_before = Counter(op.kind for op in module.ops())
+    ex_before = Executor(module)
+    irc.run_passes(module, PIPELINE)  # verifies after every pass
+    counts_after = Counter(op.kind for op in module.ops())
+    assert counts_after["batch_norm"] == 0 and counts_after["dropout"] == 0
+    ex_after = Executor(module)
+    worst_ir = worst_model = 0.0
+    batches = (1, 3) if module.main.args[0].type.shape[0] is None else (module.main.args[0].type.shape[0],)
+    g = torch.Generator().manual_seed(0)
+    for b in batches:
+        x = torch.randn(b, 3, size, size, generator=g)
+        with torch.no_grad():
+            ref = model(x)
+        before, after = ex_before(x)[0], ex_after(x)[0]
+        worst_ir = max(worst_ir, assert_close(before, after, rule="pass", name=f"{name} IR before/after").max_abs)
+        worst_model = max(worst_model, assert_close(ref, after, rule="pass", name=f"{name} model/after").max_abs)
+    print(f"\n{name} @{size}: ops {sum(counts_before.values())} -> {sum(counts_after.values())}; "
+          f"before {dict(sorted(counts_before.items()))}; after {dict(sorted(counts_after.items()))}; "
+          f"max|d| IR {worst_ir:.3g}, vs model {worst_model:.3g}")
+    return counts_before, counts_after, worst_ir, worst_model
+
+
+@needs_frontend
+def test_seed_quick_mobilenet_v3_small():
+    before, after, _, _ = seed_pipeline("mobilenet_v3_small", 64)
+    assert before["batch_norm"] > 0 and after["conv2d"] == before["conv2d"]
+
+
+@needs_frontend
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_seed_full_size(name):
+    before, after, _, _ = seed_pipeline(name, SEEDS[name][1])
+    assert before["batch_norm"] > 0 and after["conv2d"] == before["conv2d"]
