@@ -97,6 +97,21 @@ def import_emitted(directory: str):
     return mod
 
 
+def emitted_source_keys(directory: str) -> dict:
+    """{emitted state_dict key: source key} for the keys irc-emit renamed (sanitised), from the
+    `irc.source_keys` metadata of directory/model.safetensors; empty when none were."""
+    import json
+
+    from safetensors import safe_open
+
+    path = os.path.join(directory, "model.safetensors")
+    if not os.path.isfile(path):
+        return {}
+    with safe_open(path, "pt") as f:
+        meta = f.metadata() or {}
+    return json.loads(meta.get("irc.source_keys", "{}"))
+
+
 def _same_weights(pairs) -> tuple[bool, str]:
     """pairs: (key, target tensor, source tensor or None). Whether every target weight is the source's."""
     import torch
@@ -147,7 +162,9 @@ def check(source, *, ir: str | Module | None = None, emitted: str | None = None,
         model = mod.load()
         run = model
         names = None
-        pairs = [(k, v, src_state.get(k)) for k, v in model.state_dict().items()
+        # keys the emitter had to sanitise are recorded in model.safetensors' metadata
+        source_key = emitted_source_keys(emitted)
+        pairs = [(k, v, src_state.get(source_key.get(k, k))) for k, v in model.state_dict().items()
                  if not k.endswith("num_batches_tracked")]
         target = "emitted"
         types = None
@@ -184,4 +201,5 @@ def check(source, *, ir: str | Module | None = None, emitted: str | None = None,
     return result
 
 
-__all__ = ["check", "CheckResult", "Verdict", "random_inputs", "flatten_outputs", "import_emitted"]
+__all__ = ["check", "CheckResult", "Verdict", "random_inputs", "flatten_outputs", "import_emitted",
+           "emitted_source_keys"]

@@ -95,7 +95,7 @@ def class_name(name: str) -> str:
 def _module_attrs() -> set:
     import torch.nn as nn
 
-    return set(dir(nn.Module)) | {"forward"}
+    return set(dir(nn.Module())) | {"forward", "training"}  # an instance: `training` etc. are set in __init__
 
 
 def _clean_segment(seg: str, reserved: set) -> bool:
