@@ -1,0 +1,181 @@
+"""irc-check: per-output verdict lines, exit 0 when the fidelity rule holds and 1 when it does not,
+rule selection (auto → exact for untouched weights, pass after fusion), tolerance overrides."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("irc.frontend.torch")
+nn = torch.nn
+
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+
+    def forward(self, x):
+        y = torch.relu(self.bn(self.conv(x)))
+        return self.head(torch.nn.functional.max_pool2d(y, 2)), y.mean((2, 3))
+
+
+@pytest.fixture(scope="module")
+def source():
+    from helpers import randomize_
+
+    return randomize_(Small(), seed=1)
+
+
+@pytest.fixture
+def ir_path(source, tmp_path):
+    import irc
+    from irc.frontend.torch import import_model
+
+    m = import_model(source, [((3, 8, 8), "f32")], batch="dynamic")
+    path = str(tmp_path / "small.ir")
+    irc.save(m, path)
+    return path
+
+
+def _edited(path, old, new, tmp_path, name="wrong.ir"):
+    text = open(path).read()
+    assert old in text
+    out = tmp_path / name
+    out.write_text(text.replace(old, new, 1))
+    return str(out)
+
+
+def test_ir_matches_and_lines_name_every_output(source, ir_path):
+    from irc.check import check
+
+    r = check(source, ir=ir_path)
+    assert r.ok and r.rule == "exact"
+    # one row per output and batch size, named after the IR's output values
+    assert [(b, n) for b, n, _ in r.rows] == [(1, "head.1"), (1, "mean"), (3, "head.1"), (3, "mean")]
+    text = "\n".join(r.lines())
+    for word in ("max|d|=", "rel=", "cos=", "argmax=", "[batch 1]", "[batch 3]", "rule: exact"):
+        assert word in text
+    assert all(v.bit_identical for _, _, v in r.rows)
+
+
+def test_wrong_ir_fails(source, ir_path, tmp_path):
+    from irc.check import check
+
+    wrong = _edited(ir_path, "nn.relu(", "nn.sigmoid(", tmp_path)
+    r = check(source, ir=wrong)
+    assert not r.ok
+    assert "FAIL" in "\n".join(r.lines())
+
+
+def test_emitted_matches_and_a_broken_emission_fails(source, ir_path, tmp_path):
+    import irc
+    from irc.check import check
+
+    out = tmp_path / "out"
+    irc.emit_pytorch(irc.load(ir_path), str(out))
+    r = check(source, emitted=str(out))
+    assert r.ok and r.rule == "exact" and len(r.rows) == 4
+    # a hand-edited model.py that computes something else
+    src = (out / "model.py").read_text()
+    assert "F.relu(" in src
+    (out / "model.py").write_text(src.replace("F.relu(", "torch.tanh(", 1))
+    assert not check(source, emitted=str(out)).ok
+
+
+def test_rule_auto_picks_pass_after_fusion_and_tolerances_override(source, ir_path, tmp_path):
+    import irc
+    from irc.check import check
+
+    m = irc.load(ir_path)
+    irc.run_passes(m, "fuse-bn")
+    assert not any(op.kind == "batch_norm" for op in m.ops())
+    r = check(source, ir=m)
+    assert r.rule == "pass" and r.ok, r.lines()
+    assert "new or changed" in r.rule_reason
+    # a small numeric error: an epsilon of 1e-3 instead of 1e-5 fails exact, passes with a loose atol
+    eps = _edited(ir_path, "epsilon = 1e-05", "epsilon = 0.001", tmp_path, "eps.ir")
+    assert not check(source, ir=eps).ok
+    loose = check(source, ir=eps, rtol=0.5, atol=0.5)
+    assert loose.ok and "overridden" in loose.rule_reason
+
+
+def test_output_count_mismatch_fails(source, ir_path, tmp_path):
+    from irc.check import check
+
+    text = open(ir_path).read()
+    ret = [ln for ln in text.splitlines() if ln.strip().startswith("return ")][0]
+    one = ret.split(",")[0] + " : " + ret.split(" : ")[1].split(", ")[0]
+    path = tmp_path / "one.ir"
+    path.write_text(text.replace(ret, one))
+    func_line = [ln for ln in text.splitlines() if "func @forward" in ln][0]
+    res_types = func_line.split("-> ")[1].rstrip(" {")
+    path.write_text(path.read_text().replace("-> " + res_types, "-> " + res_types.strip("()").split(", ")[0]))
+    r = check(source, ir=str(path))
+    assert not r.ok and any("outputs" in p for p in r.problems)
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def fake_loader(monkeypatch, source):
+    """SOURCE resolution is the frontend's (load_source); here it returns the fixture model and records
+    the flags it was given, so the command's own behaviour is tested whatever the frontend supports."""
+    calls = []
+    mod = types.ModuleType("irc.frontend.torch_load")
+
+    def load_source(path, arch=None, arch_args=None, trust_pickle=False):
+        calls.append((path, arch, arch_args, trust_pickle))
+        return source
+
+    mod.load_source = load_source
+    monkeypatch.setitem(sys.modules, "irc.frontend.torch_load", mod)
+    return calls
+
+
+def test_command_exit_codes(fake_loader, ir_path, tmp_path, capsys):
+    from irc.tools.irc_check import main
+
+    assert main(["small.pth", "--ir", ir_path]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[batch") == 4 and "ok: every output" in out
+    wrong = _edited(ir_path, "nn.relu(", "nn.sigmoid(", tmp_path)
+    assert main(["small.pth", "--ir", wrong, "-q"]) == 1
+    captured = capsys.readouterr()
+    assert "FAIL" in captured.out and captured.err == ""
+    # overrides and SOURCE flags reach the library and the loader
+    eps = _edited(ir_path, "epsilon = 1e-05", "epsilon = 0.001", tmp_path, "eps.ir")
+    assert main(["small.pth", "--ir", eps]) == 1
+    assert main(["small.pth", "--ir", eps, "--rtol", "0.5", "--atol", "0.5", "--arch", "resnet18",
+                 "--arch-args", "num_classes=10", "--trust-pickle"]) == 0
+    assert fake_loader[-1] == ("small.pth", "resnet18", "num_classes=10", True)
+    capsys.readouterr()
+    # --rule pass on an exact IR still passes; emitted directories work the same way
+    import irc
+
+    irc.emit_pytorch(irc.load(ir_path), str(tmp_path / "out"))
+    assert main(["small.pth", "--emitted", str(tmp_path / "out"), "--rule", "pass"]) == 0
+    assert "rule: pass (chosen with --rule)" in capsys.readouterr().out
+    # ONNX is a later issue; errors are one line with exit 1
+    assert main(["small.pth", "--onnx", "m.onnx"]) == 2
+    assert main(["small.pth", "--ir", str(tmp_path / "nope.ir")]) == 1
+    err = capsys.readouterr().err
+    assert "irc-check: error:" in err and "Traceback" not in err
+    assert main(["small.pth", "--emitted", str(tmp_path)]) == 1
+    assert "no model.py" in capsys.readouterr().err
+
+
+def test_command_help_has_an_example(capsys):
+    from irc.tools.irc_check import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "example:" in out and "--emitted" in out and "--rtol" in out and "--arch-args" in out
