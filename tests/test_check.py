@@ -32,13 +32,13 @@ def source():
     return randomize_(Small(), seed=1)
 
 
-@pytest.fixture
-def ir_path(source, tmp_path):
+@pytest.fixture(scope="module")
+def ir_path(source, tmp_path_factory):
     import irc
     from irc.frontend.torch import import_model
 
     m = import_model(source, [((3, 8, 8), "f32")], batch="dynamic")
-    path = str(tmp_path / "small.ir")
+    path = str(tmp_path_factory.mktemp("check") / "small.ir")
     irc.save(m, path)
     return path
 
