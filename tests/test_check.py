@@ -44,9 +44,13 @@ def ir_path(source, tmp_path_factory):
 
 
 def _edited(path, old, new, tmp_path, name="wrong.ir"):
+    """A copy of the IR at `path` with one edit, written beside it (its weight file is relative)."""
+    import os
+    import uuid
+
     text = open(path).read()
     assert old in text
-    out = tmp_path / name
+    out = tmp_path.__class__(os.path.dirname(path)) / f"{uuid.uuid4().hex[:8]}_{name}"
     out.write_text(text.replace(old, new, 1))
     return str(out)
 
@@ -111,7 +115,7 @@ def test_output_count_mismatch_fails(source, ir_path, tmp_path):
     text = open(ir_path).read()
     ret = [ln for ln in text.splitlines() if ln.strip().startswith("return ")][0]
     one = ret.split(",")[0] + " : " + ret.split(" : ")[1].split(", ")[0]
-    path = tmp_path / "one.ir"
+    path = tmp_path.__class__(ir_path).parent / "one.ir"
     path.write_text(text.replace(ret, one))
     func_line = [ln for ln in text.splitlines() if "func @forward" in ln][0]
     res_types = func_line.split("-> ")[1].rstrip(" {")
