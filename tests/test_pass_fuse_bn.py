@@ -83,3 +83,26 @@ module @shared {weights = "shared.safetensors"} {
     keys = sorted(op.attrs["key"] for op in after.ops() if op.name == "nn.param")
     assert keys == ["w", "w.bias", "w_1"] or keys == ["bias", "w", "w_1"], keys
     assert_same_numbers(before, after)
+
+
+def test_fused_model_emits_a_sensible_state_dict(tmp_path):
+    """After fuse-bn the emitted PyTorch module has biased convs under the source's names and no BN keys,
+    and it computes what the unfused IR computes."""
+    import torch
+
+    import irc
+    from irc.backend.torch_exec import Executor
+    from irc.fidelity import assert_close
+    from test_emit_common import import_model_py
+
+    before, after = load_pair("fuse_bn_after.ir", tmp_path)
+    run_pipeline(after, "fuse-bn,dce")
+    irc.emit_pytorch(after, str(tmp_path / "out"))
+    model = import_model_py(tmp_path / "out").load()
+    sd = model.state_dict()
+    assert {"c1.weight", "c1.bias", "c2.weight", "c2.bias", "up.weight", "up.bias", "fc.weight", "fc.bias"} <= set(sd)
+    assert not any(k.startswith(("bn1", "bn2", "bn3", "bn5")) for k in sd)
+    assert isinstance(model.c1, torch.nn.Conv2d) and model.c1.bias is not None
+    x = torch.randn(3, 4, 8, 8)
+    with torch.no_grad():
+        assert_close(Executor(before)(x)[0], model(x), rule="pass")
