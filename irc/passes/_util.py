@@ -93,9 +93,15 @@ class Consts:
         self.module = module
         self.rw = rw
         self.stale = []  # param ops whose key now holds a different tensor: erase them at the end
+        self._readers = None
 
     def key_count(self, key) -> int:
-        return sum(1 for op in self.module.ops() if op.name == "nn.param" and op.attrs["key"] == key)
+        """How many nn.param ops of the module read `key` (counted once per pass; new params add to it)."""
+        if self._readers is None:
+            from collections import Counter
+
+            self._readers = Counter(op.attrs["key"] for op in self.module.ops() if op.name == "nn.param")
+        return self._readers[key]
 
     def new(self, anchor, arr: np.ndarray, dtype: str, name: str, key: str | None = None, loc=None,
             inline: bool = True):
@@ -112,6 +118,8 @@ class Consts:
                 store = self.module.weights = WeightStore(None)
             k = store.fresh_key(key or name)
             store.add(k, to_store_dtype(arr, dtype), dtype)
+            if self._readers is not None:
+                self._readers[k] += 1
             op = self.rw.create("nn.param", [], {"key": k}, [TensorType(tuple(arr.shape), dtype)], [name], loc)
         self.rw.insert_before(anchor, op)
         return op.result
