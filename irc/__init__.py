@@ -10,7 +10,7 @@ from .passes import run_passes
 
 __version__ = "0.1.0"
 __all__ = ["IrcError", "Module", "load", "parse", "print", "save", "verify", "run_passes", "emit_pytorch", "check",
-           "import_model", "load_source"]
+           "import_model", "load_source", "emit_onnx", "import_onnx"]
 
 # functions whose modules need torch: imported on first use, so `import irc` stays torch-free
 _LAZY = {
@@ -18,6 +18,8 @@ _LAZY = {
     "check": ("irc.check", "check"),
     "import_model": ("irc.frontend.torch", "import_model"),
     "load_source": ("irc.frontend.torch_load", "load_source"),
+    "emit_onnx": ("irc.backend.onnx", "emit_onnx"),
+    "import_onnx": ("irc.frontend.onnx", "import_onnx"),
 }
 
 

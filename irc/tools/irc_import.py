@@ -17,8 +17,10 @@ EXAMPLE = """\
       --shape 3,32,32 --batch dynamic -o net.ir
   # two inputs: an image and a float vector
   irc-import two.pt --shape 3,64,64 --shape 10 --dtype f32 --dtype f32 -o two.ir
+  # an ONNX file (opsets 13-21): its own input shapes are used
+  irc-import resnet50.onnx -o resnet50.ir
 Kinds are detected from the content: torch.save pickle (whole model or state_dict), TorchScript
-archive, torch.export .pt2. Pickled whole models that weights_only loading refuses need
+archive, torch.export .pt2, ONNX. Pickled whole models that weights_only loading refuses need
 --trust-pickle (a pickle can run arbitrary code)."""
 
 
@@ -72,7 +74,7 @@ def main(argv=None) -> int:
 
 def _main(argv):
     p = make_parser("irc-import", "Import a PyTorch model into irc IR (m.ir + m.safetensors).", EXAMPLE)
-    p.add_argument("model", help="the model file: torch.save pickle or state_dict, TorchScript archive, or .pt2")
+    p.add_argument("model", help="the model file: torch.save pickle or state_dict, TorchScript archive, .pt2, or ONNX")
     p.add_argument("--shape", action="append", default=[], metavar="C,H,W",
                    help="per-sample input shape (without the batch); once per input")
     p.add_argument("--batch", default="1", help="batch size N (default 1) or 'dynamic' for a '?' batch dimension")
@@ -115,6 +117,10 @@ def _main(argv):
 
     try:
         progress("reading " + os.path.basename(args.model))
+        from ..frontend.onnx import is_onnx_file
+
+        if is_onnx_file(args.model):  # detected by content: an ONNX ModelProto, whatever the file is called
+            return _import_onnx(args, out, progress, warn)
         from ..frontend.torch_load import load_source
 
         src = load_source(args.model, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
@@ -143,6 +149,30 @@ def _main(argv):
     wname = os.path.splitext(os.path.basename(out))[0] + ".safetensors"
     info(args, f"irc-import: wrote {out} and {wname} from {src.kind} {os.path.basename(args.model)}\n"
                f"  inputs: {shape_note}\n  {summary(module)}\n  {flops} at the imported shape")
+    return 0
+
+
+def _import_onnx(args, out, progress, warn):
+    """irc-import of an ONNX file: its own input shapes are used; --shape/--dtype/--batch/--arch do not apply."""
+    from .. import ir
+    from ..frontend.onnx import import_onnx
+    from ..ir.flops import count_flops, format_flops
+    from ..ir.stats import summary
+
+    if args.shape or args.dtype or args.arch or args.batch != "1":
+        warn("an ONNX file holds its own input shapes; --shape, --dtype, --batch and --arch are ignored")
+    try:
+        module = import_onnx(args.model, name=args.name, progress=progress, warn=warn)
+        progress("writing " + os.path.basename(out))
+        ir.save(module, out)
+    finally:
+        progress.done()
+    dynamic = any(d is None for a in module.main.args for d in a.type.shape)
+    flops = format_flops(count_flops(module)) + (" per sample" if dynamic else "")
+    wname = os.path.splitext(os.path.basename(out))[0] + ".safetensors"
+    info(args, f"irc-import: wrote {out} and {wname} from ONNX model {os.path.basename(args.model)}\n"
+               f"  inputs: {', '.join(str(a.type) for a in module.main.args)}\n  {summary(module)}\n"
+               f"  {flops} at the imported shape")
     return 0
 
 
