@@ -126,3 +126,48 @@ def test_seed_quick_mobilenet_v3_small():
 def test_seed_full_size(name):
     before, after, _, _ = seed_pipeline(name, SEEDS[name][1])
     assert before["batch_norm"] > 0 and after["conv2d"] == before["conv2d"]
+
+
+@needs_frontend
+def test_shape_and_buffer_arithmetic_from_the_importer_folds_away():
+    """x.view(n, c // 2, 2, h * w), buffer arithmetic and `* 1.0` from a real torch model: after the
+    pipeline no op computes on constants only, the scaled buffer is one inline constant, and `*1` is gone."""
+    import torch
+
+    import irc
+    from irc.backend.torch_exec import Executor
+    from irc.fidelity import assert_close
+    from irc.frontend.torch import import_model
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+            self.register_buffer("scale", torch.arange(8.0))
+            self.fc = torch.nn.Linear(32, 5)
+
+        def forward(self, x):
+            y = self.conv(x)
+            n, c, h, w = y.shape
+            y = y * (self.scale * 2 + 1).reshape(1, c, 1, 1)
+            y = y.view(n, c // 2, 2, h * w).transpose(1, 2).reshape(n, 2, -1)
+            y = y[:, :, : y.shape[2] // 2]
+            y = torch.nn.functional.dropout(y, 0.1, self.training)
+            return self.fc(y.mean(1).reshape(n, -1).view(n, -1) * 1.0)
+
+    model = M().eval()
+    module = import_model(model, [((3, 4, 4), "f32")], batch="dynamic")
+    before = Counter(op.kind for op in module.ops())
+    irc.run_passes(module, PIPELINE)
+    after = Counter(op.kind for op in module.ops())
+    sources = ("nn.param", "nn.constant")
+    assert not [op for op in module.ops() if op.name not in sources and op.operands
+                and all(v.owner is not None and v.owner.name in sources for v in op.operands)]
+    assert "scale" not in {op.attrs["key"] for op in module.ops() if op.name == "nn.param"}
+    assert after["mul"] == 1 and after["add"] == 0 and after["dropout"] == 0
+    assert sum(after.values()) < sum(before.values())
+    ex = Executor(module)
+    for b in (1, 3):
+        x = torch.randn(b, 3, 4, 4)
+        with torch.no_grad():
+            assert_close(model(x), ex(x)[0], rule="pass")
