@@ -217,3 +217,176 @@ def test_nchw_graph_is_left_alone(tmp_path):
     before, after = load_pair("fuse_bn_after.ir", tmp_path)
     assert not irc.passes.parse_pipeline("nhwc-to-nchw")[0].apply(after)
     assert irc.print(after) == irc.print(before)
+
+
+# ----------------------------------------------------------------------------- TensorFlow-style real models
+
+def tfify(module, wrapped=False):
+    """Rewrite an imported NCHW module the way a TensorFlow/Keras model arrives: NHWC input, every rank-4
+    activation channel-last, spatial ops with layout nhwc and HWIO weights, concat and reductions on
+    channel-last axes, rank-4 constants stored channel-last; any other op on a rank-4 activation is an
+    NCHW op wrapped in transposes (as tf2onnx writes it). With `wrapped`, the spatial ops too stay NCHW
+    between transposes (the ONNX form). Returns a new module with its own weights."""
+    import numpy as np
+
+    import irc
+    from irc.ir import WeightStore
+    from irc.ir.ops import OPS
+    from irc.ir.printer import format_attr
+
+    TO_NHWC, TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
+    src = module.weights
+    store = WeightStore(None)
+    for key in {op.attrs["key"] for op in module.ops() if op.name == "nn.param"}:
+        store.add(key, np.array(src.numpy(key)), src.type_of(key).dtype)
+    func = module.main
+    nhwc = {func.args[0].name}  # names of values held channel-last
+    lines, counter = [], [0]
+
+    def attrs_text(a):
+        return (" {" + ", ".join(f"{k} = {format_attr(a[k])}" for k in sorted(a)) + "}") if a else ""
+
+    def fresh(base):
+        counter[0] += 1
+        return f"{base}_tf{counter[0]}"
+
+    def as_nchw(v):
+        if v.name not in nhwc:
+            return "%" + v.name
+        t = fresh(v.name)
+        lines.append(f"%{t} = nn.transpose(%{v.name}) {{perm = {TO_NCHW}}}")
+        return "%" + t
+
+    def emit(op, operands, attrs, channel_last):
+        res = ", ".join("%" + r.name for r in op.results)
+        if channel_last:
+            lines.append(f"{res} = {op.name}({', '.join(operands)}){attrs_text(attrs)}")
+            nhwc.update(r.name for r in op.results if r.type.rank == 4)
+            return
+        tmp = [fresh(r.name) if r.type.rank == 4 else r.name for r in op.results]
+        lines.append(f"{', '.join('%' + t for t in tmp)} = {op.name}({', '.join(operands)}){attrs_text(attrs)}")
+        for r, t in zip(op.results, tmp):
+            if t != r.name:
+                lines.append(f"%{r.name} = nn.transpose(%{t}) {{perm = {TO_NHWC}}}")
+                nhwc.add(r.name)
+
+    weight_users = {}
+    for op in func.ops:
+        if op.name in ("nn.conv2d", "nn.conv_transpose2d"):
+            weight_users.setdefault(op.operands[1].name, []).append(op)
+    for op in func.ops:
+        a = dict(op.attrs)
+        opdef = OPS[op.name]
+        x = op.operands[0] if op.operands else None
+        if op.name == "nn.param":
+            key = a["key"]
+            if op.result.name in weight_users and not wrapped:
+                store.add(key, np.ascontiguousarray(np.asarray(store.numpy(key)).transpose(2, 3, 1, 0)))
+            elif op.result.type.rank == 4:
+                store.add(key, np.ascontiguousarray(np.asarray(store.numpy(key)).transpose(TO_NHWC)))
+                nhwc.add(op.result.name)
+            lines.append(f"%{op.result.name} = nn.param(){attrs_text(a)}")
+        elif op.name == "nn.constant":
+            lines.append(f"%{op.result.name} = nn.constant(){attrs_text(a)}")
+        elif opdef.spatial and x.name in nhwc and not wrapped:
+            a["layout"] = "nhwc"
+            emit(op, ["%" + v.name for v in op.operands], a, True)
+        elif (opdef.family == "elementwise" and len(op.operands) == 1) or (
+                opdef.family == "elementwise" and all(v.type.rank == 4 and v.name in nhwc for v in op.operands)):
+            emit(op, ["%" + v.name for v in op.operands], a, True)
+        elif op.name == "nn.concat" and x.name in nhwc and all(v.name in nhwc for v in op.operands):
+            a["axis"] = -1 if a["axis"] % 4 == 1 else TO_NHWC.index(a["axis"] % 4)
+            emit(op, ["%" + v.name for v in op.operands], a, True)
+        elif op.name in ("nn.mean", "nn.sum") and x.name in nhwc:
+            a["axes"] = [TO_NHWC.index(ax % 4) for ax in a["axes"]]
+            emit(op, ["%" + x.name], a, True)
+        elif op.name in ("nn.flatten", "nn.reshape") and x.name in nhwc and x.type.shape[2:] == (1, 1):
+            emit(op, ["%" + x.name], a, False)  # [N, 1, 1, C] flattens like [N, C, 1, 1]
+        else:
+            emit(op, [as_nchw(v) for v in op.operands], a, False)
+    outs = []
+    for v in func.outputs:
+        outs.append(v)
+    ret_names = ", ".join("%" + v.name for v in outs)
+    ret_types = [v.type.with_shape([v.type.shape[i] for i in TO_NHWC]) if v.name in nhwc else v.type for v in outs]
+    arg = func.args[0]
+    arg_type = arg.type.with_shape([arg.type.shape[i] for i in TO_NHWC])
+    sig = ", ".join(str(t) for t in ret_types)
+    text = (f"// irc 1\nmodule @tf {{\n  func @forward(%{arg.name}: {arg_type}) -> "
+            f"{sig if len(ret_types) == 1 else '(' + sig + ')'} {{\n"
+            + "".join(f"    {line}\n" for line in lines) + f"    return {ret_names}\n  }}\n}}\n")
+    m = irc.parse(text, weights=store)
+    irc.verify(m)
+    return m
+
+
+class Blocks:
+    """A small network with the structures real models have: conv-bn-relu, depthwise conv, a
+    squeeze-excite block (adaptive pool, 1x1 convs, hardsigmoid, broadcast multiply), a residual add, an
+    inception-style concat of a conv and a pool branch, a transposed conv, global pooling, linear."""
+
+    @staticmethod
+    def make():
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+                self.dw = nn.Sequential(nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False), nn.BatchNorm2d(8), nn.Hardswish())
+                self.se1 = nn.Conv2d(8, 4, 1)
+                self.se2 = nn.Conv2d(4, 8, 1)
+                self.branch = nn.Conv2d(8, 6, 1)
+                self.up = nn.ConvTranspose2d(14, 4, 2, 2)
+                self.bn = nn.BatchNorm2d(4)
+                self.fc = nn.Linear(4, 5)
+
+            def forward(self, x):
+                y = self.stem(x)
+                z = self.dw(y)
+                s = torch.nn.functional.adaptive_avg_pool2d(z, 1)
+                s = torch.nn.functional.hardsigmoid(self.se2(torch.relu(self.se1(s))))
+                z = z * s + y
+                cat = torch.cat([self.branch(z), torch.nn.functional.max_pool2d(z, 3, 1, 1)], 1)
+                u = torch.relu(self.bn(self.up(cat)))
+                return self.fc(u.mean((2, 3)))
+
+        return Net()
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("irc.frontend.torch") is None,
+                    reason="irc.frontend.torch (the PyTorch importer) does not exist yet")
+@pytest.mark.parametrize("wrapped", [False, True], ids=["nhwc-ops", "onnx-wrapped"])
+def test_tensorflow_style_version_of_a_real_model(wrapped):
+    import torch
+
+    import irc
+    from helpers import randomize_
+    from irc.backend.torch_exec import Executor
+    from irc.fidelity import assert_close
+    from irc.frontend.torch import import_model
+
+    model = randomize_(Blocks.make())
+    tf = tfify(import_model(model, [((3, 16, 16), "f32")], batch="dynamic"), wrapped)
+    kinds = op_kinds(tf)
+    if wrapped:
+        assert kinds["transpose"] >= 2 * kinds["conv2d"]
+    else:
+        assert sum(op.attrs.get("layout") == "nhwc" for op in tf.ops()) == kinds["conv2d"] + kinds["batch_norm"] + \
+            kinds["conv_transpose2d"] + kinds["max_pool2d"] + kinds["adaptive_avg_pool2d"]
+    ex_tf = Executor(tf)
+    run_pipeline(tf, "nhwc-to-nchw{change-signature=true}")
+    assert op_kinds(tf)["transpose"] == 0, irc.print(tf)
+    assert all(op.attrs.get("layout", "nchw") == "nchw" for op in tf.ops())
+    ex_nchw = Executor(tf)
+    run_pipeline(tf, "canonicalize,fuse-bn,fold-constants,cse,dce")
+    assert op_kinds(tf)["batch_norm"] == 0
+    ex_opt = Executor(tf)
+    for b in (1, 3):
+        x = torch.randn(b, 3, 16, 16)
+        with torch.no_grad():
+            ref = model(x)
+        assert_close(ref, ex_tf(x.permute(0, 2, 3, 1).contiguous())[0], rule="pass", name="tf-style")
+        assert_close(ref, ex_nchw(x)[0], rule="pass", name="after nhwc-to-nchw")
+        assert_close(ref, ex_opt(x)[0], rule="pass", name="after the pipeline")
