@@ -97,6 +97,26 @@ def import_emitted(directory: str):
     return mod
 
 
+def _emitted_output_names(directory: str):
+    """The names forward returns in directory/model.py (the IR's output names, sanitised), or None."""
+    import ast
+
+    try:
+        tree = ast.parse(open(os.path.join(directory, "model.py"), encoding="utf-8").read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef):
+            for fn in cls.body:
+                if isinstance(fn, ast.FunctionDef) and fn.name == "forward":
+                    ret = fn.body[-1]
+                    if isinstance(ret, ast.Return) and ret.value is not None:
+                        elts = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
+                        if all(isinstance(e, ast.Name) for e in elts):
+                            return [e.id for e in elts]
+    return None
+
+
 def emitted_source_keys(directory: str) -> dict:
     """{emitted state_dict key: source key} for the keys irc-emit renamed (sanitised), from the
     `irc.source_keys` metadata of directory/model.safetensors; empty when none were."""
@@ -123,6 +143,22 @@ def _same_weights(pairs) -> tuple[bool, str]:
         return True, f"all {len(pairs)} weights are the source's own, unchanged"
     return False, (f"{len(changed)} of {len(pairs)} weights are new or changed, as after fusion or folding "
                    "passes; --rule exact to demand bit-exactness")
+
+
+def as_callable(source):
+    """An eval-mode callable module for what load_source returns (a Source holding an nn.Module, a
+    ScriptModule or an ExportedProgram) or for a module given directly."""
+    import torch
+
+    if hasattr(source, "model") and hasattr(source, "kind"):
+        source = source.model
+    if isinstance(source, torch.export.ExportedProgram):
+        source = source.module()
+    try:
+        source.eval()
+    except (NotImplementedError, RuntimeError):
+        pass  # an exported program's module is already in the mode it was exported in
+    return source
 
 
 def _onnx_runner(path: str):
@@ -154,8 +190,8 @@ def _onnx_runner(path: str):
 def check(source, *, ir: str | Module | None = None, emitted: str | None = None, onnx: str | None = None,
           rule: str = "auto", rtol: float | None = None, atol: float | None = None, seed: int = 0,
           batches=BATCHES) -> CheckResult:
-    """Compare `source` (an nn.Module) with exactly one target: `ir` (path or Module), `emitted`
-    (a directory written by emit_pytorch) or `onnx` (an .onnx file, run in onnxruntime on the CPU)."""
+    """Compare `source` (an nn.Module, or what load_source returns) with exactly one target: `ir`
+    (path or Module), `emitted` (a directory written by emit_pytorch) or `onnx` (an .onnx file, run in onnxruntime on the CPU)."""
     import torch
 
     from .backend.torch_exec import Executor, weight_tensor
@@ -164,7 +200,7 @@ def check(source, *, ir: str | Module | None = None, emitted: str | None = None,
         raise IrcError("give exactly one target to check: --ir, --emitted or --onnx")
     if rule not in ("auto", "exact", "pass"):
         raise IrcError(f"unknown rule '{rule}' (auto, exact or pass)")
-    source.eval()
+    source = as_callable(source)
     src_state = {k: v for k, v in source.state_dict().items()}
 
     if onnx is not None:
@@ -191,7 +227,7 @@ def check(source, *, ir: str | Module | None = None, emitted: str | None = None,
         mod = import_emitted(emitted)
         model = mod.load()
         run = model
-        names = None
+        names = _emitted_output_names(emitted)
         # keys the emitter had to sanitise are recorded in model.safetensors' metadata
         source_key = emitted_source_keys(emitted)
         pairs = [(k, v, src_state.get(source_key.get(k, k))) for k, v in model.state_dict().items()

@@ -166,8 +166,7 @@ def test_command_exit_codes(fake_loader, ir_path, tmp_path, capsys):
     irc.emit_pytorch(irc.load(ir_path), str(tmp_path / "out"))
     assert main(["small.pth", "--emitted", str(tmp_path / "out"), "--rule", "pass"]) == 0
     assert "rule: pass (chosen with --rule)" in capsys.readouterr().out
-    # ONNX is a later issue; errors are one line with exit 1
-    assert main(["small.pth", "--onnx", "m.onnx"]) == 2
+    # errors are one line with exit 1
     assert main(["small.pth", "--ir", str(tmp_path / "nope.ir")]) == 1
     err = capsys.readouterr().err
     assert "irc-check: error:" in err and "Traceback" not in err
@@ -183,3 +182,23 @@ def test_command_help_has_an_example(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "example:" in out and "--emitted" in out and "--rtol" in out and "--arch-args" in out
+
+
+def test_command_with_the_real_loader(source, ir_path, tmp_path, capsys):
+    """SOURCE as irc-import takes it: a state_dict file plus --arch FILE.py:Class."""
+    pytest.importorskip("irc.frontend.torch_load")
+    import inspect
+
+    import irc
+    from irc.tools.irc_check import main
+
+    arch = tmp_path / "small_arch.py"
+    arch.write_text("import torch\nfrom torch import nn\n\n\n" + inspect.getsource(Small))
+    weights = tmp_path / "small.pth"
+    torch.save(source.state_dict(), str(weights))
+    irc.emit_pytorch(irc.load(ir_path), str(tmp_path / "out"))
+    assert main([str(weights), "--arch", f"{arch}:Small", "--emitted", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "[batch 3] head_1:" in out and "(bit-identical)" in out
+    wrong = _edited(ir_path, "nn.relu(", "nn.sigmoid(", tmp_path)
+    assert main([str(weights), "--arch", f"{arch}:Small", "--ir", wrong]) == 1
