@@ -237,3 +237,59 @@ def test_import_irc_stays_torch_free():
     code = "import sys, irc; f = irc.emit_pytorch; import irc.tools.irc_emit; assert 'torch' not in sys.modules"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("pipeline", ["canonicalize,fuse-bn,fold-constants,cse,dce"])
+def test_emit_after_passes(tmp_path, pipeline):
+    """Passes leave new keys (fused biases) and fewer ops; the emitted code still computes the IR."""
+    import irc
+
+    m = golden("all_ops.ir", tmp_path)
+    irc.run_passes(m, pipeline)
+    emit(m, tmp_path / "out")
+    lint(tmp_path / "out" / "model.py")
+    model = import_model_py(tmp_path / "out").load()
+    assert not any(isinstance(x, torch.nn.BatchNorm2d) for x in model.modules())
+    keys = {op.attrs["key"] for op in m.ops() if op.name == "nn.param"}
+    assert set(model.state_dict()) == keys
+    for batch in (1, 3):
+        ref, out = run_both(m, model, _inputs(m, batch))
+        for r, o in zip(ref, out):
+            assert torch.equal(r, o)
+
+
+NHWC = """// irc 1
+module @nhwc_f64 {weights = "n.safetensors"} {
+  func @forward(%x: tensor<?x6x6x3xf64>) -> tensor<?x2xf64> {
+    %c.weight = nn.param() {key = "c.weight"} : tensor<3x3x3x4xf64>
+    %c = nn.conv2d(%x, %c.weight) {dilation = [1, 1], groups = 1, layout = "nhwc", padding = [[1, 1], [1, 1]], stride = [1, 1]} : tensor<?x6x6x4xf64>
+    %bn.weight = nn.param() {key = "bn.weight"} : tensor<4xf64>
+    %bn.bias = nn.param() {key = "bn.bias"} : tensor<4xf64>
+    %bn.running_mean = nn.param() {key = "bn.running_mean"} : tensor<4xf64>
+    %bn.running_var = nn.param() {key = "bn.running_var"} : tensor<4xf64>
+    %bn = nn.batch_norm(%c, %bn.weight, %bn.bias, %bn.running_mean, %bn.running_var) {epsilon = 1e-05, layout = "nhwc"} : tensor<?x6x6x4xf64>
+    %m = nn.mean(%bn) {axes = [1, 2]} : tensor<?x4xf64>
+    %fc.weight = nn.param() {key = "fc.weight"} : tensor<2x4xf64>
+    %fc.bias = nn.param() {key = "fc.bias"} : tensor<2xf64>
+    %fc = nn.linear(%m, %fc.weight, %fc.bias) : tensor<?x2xf64>
+    return %fc : tensor<?x2xf64>
+  }
+}
+"""
+
+
+def test_nhwc_layout_and_float64(tmp_path):
+    """An HWIO conv weight stays a functional conv (nn.Conv2d wants OIHW); an nhwc BatchNorm is the
+    module between permutes; non-f32 modules and parameters keep their dtype through load()."""
+    m = ir_from_text(NHWC, tmp_path, "n.ir")
+    emit(m, tmp_path / "out")
+    src = (tmp_path / "out" / "model.py").read_text()
+    lint(tmp_path / "out" / "model.py")
+    model = import_model_py(tmp_path / "out").load()
+    assert isinstance(model.bn, torch.nn.BatchNorm2d) and model.bn.weight.dtype == torch.float64
+    assert isinstance(model.fc, torch.nn.Linear) and model.fc.weight.dtype == torch.float64
+    assert not isinstance(model.c, torch.nn.Conv2d) and model.c.weight.dtype == torch.float64
+    assert "dtype=torch.float64" in src and ".permute(0, 3, 1, 2)" in src
+    for batch in (1, 3):
+        ref, out = run_both(m, model, _inputs(m, batch))
+        assert out[0].dtype == torch.float64 and torch.equal(ref[0], out[0])
