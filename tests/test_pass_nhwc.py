@@ -390,3 +390,34 @@ def test_tensorflow_style_version_of_a_real_model(wrapped):
         assert_close(ref, ex_tf(x.permute(0, 2, 3, 1).contiguous())[0], rule="pass", name="tf-style")
         assert_close(ref, ex_nchw(x)[0], rule="pass", name="after nhwc-to-nchw")
         assert_close(ref, ex_opt(x)[0], rule="pass", name="after the pipeline")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("importlib").util.find_spec("irc.frontend.torch") is None,
+                    reason="irc.frontend.torch (the PyTorch importer) does not exist yet")
+@pytest.mark.parametrize("name, size", [("mobilenet_v3_small", 224), ("resnet50", 224), ("inception_v3", 299)])
+@pytest.mark.parametrize("wrapped", [False, True], ids=["nhwc-ops", "onnx-wrapped"])
+def test_tensorflow_style_seed_models(name, size, wrapped):
+    import torch
+    import torchvision
+
+    from helpers import randomize_
+    from irc.backend.torch_exec import Executor
+    from irc.fidelity import assert_close
+    from irc.frontend.torch import import_model
+
+    kwargs = {"aux_logits": False, "init_weights": False} if name == "inception_v3" else {}
+    model = randomize_(getattr(torchvision.models, name)(weights=None, **kwargs))
+    tf = tfify(import_model(model, [((3, size, size), "f32")], batch=1), wrapped)
+    ex_tf = Executor(tf)
+    n_before = sum(op_kinds(tf).values())
+    run_pipeline(tf, "nhwc-to-nchw{change-signature=true}")
+    kinds = op_kinds(tf)
+    assert kinds["transpose"] == 0 and all(op.attrs.get("layout", "nchw") == "nchw" for op in tf.ops())
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        ref = model(x)
+    v_tf = assert_close(ref, ex_tf(x.permute(0, 2, 3, 1).contiguous())[0], rule="pass", name="tf-style")
+    v = assert_close(ref, Executor(tf)(x)[0], rule="pass", name="after nhwc-to-nchw")
+    print(f"\n{name} tf-style ({'wrapped' if wrapped else 'nhwc ops'}): ops {n_before} -> {sum(kinds.values())}, "
+          f"max|d| tf-style {v_tf.max_abs:.3g}, after {v.max_abs:.3g}")

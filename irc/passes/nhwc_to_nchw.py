@@ -101,7 +101,6 @@ class _Converter:
         self.m = {}  # id(source value) -> (new value, P or FeatPerm)
         self.cache = {}  # (id(new value), perm) -> permuted value
         self.replaced = []  # source ops replaced by new ones
-        self.replaced_ids = set()
         self.absorbed = set()  # ids of source transposes that became part of a state (no op has their name)
         self.anchor = None
         self.touched = False
@@ -171,7 +170,6 @@ class _Converter:
                                 f"{permuted(r.type, p)}")
             self.set(r, nr, p)
         self.replaced.append(op)
-        self.replaced_ids.add(id(op))
         self.touched = True
         return new
 
@@ -272,7 +270,6 @@ class _Converter:
         self.set(op.result, nv, tuple(invq[d] for d in p))
         self.absorbed.add(id(op))
         self.replaced.append(op)
-        self.replaced_ids.add(id(op))
         self.touched = True
 
     def visit_nhwc(self, op, a):
