@@ -17,8 +17,10 @@ instance) are computed here, once, and enter the IR as constants.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import linecache
+import logging
 import operator
 import os
 import re
@@ -113,12 +115,8 @@ def export(model, input_types, batch, warn):
     return ep, root
 
 
-def export_script(model, input_types, batch, warn):
-    """A TorchScript module → ExportedProgram through torch's TorchScript converter (static batch)."""
-    if batch == "dynamic":
-        warn("a TorchScript model is converted with a static batch of 1 (torch's TorchScript converter "
-             "takes no dynamic shapes)")
-        batch = 1
+def script_to_module(model, input_types):
+    """A TorchScript module → an equivalent fx GraphModule, through torch's TorchScript converter."""
     try:
         from torch._export.converter import TS2EPConverter
     except ImportError:
@@ -126,10 +124,27 @@ def export_script(model, input_types, batch, warn):
                        "Import the original nn.Module (or its state_dict with --arch) instead") from None
     try:
         with torch.no_grad():
-            return TS2EPConverter(model, _example_inputs(input_types, int(batch))).convert()
+            return TS2EPConverter(model, _example_inputs(input_types, 1)).convert().module()
     except Exception as e:
         raise IrcError(f"torch.export cannot export this TorchScript model: {type(e).__name__}: {_short_reason(e)}. "
                        "Import the original nn.Module (or its state_dict with --arch) instead") from None
+
+
+@contextlib.contextmanager
+def quiet_torch():
+    """Keep torch.export's own warnings and log lines off the user's terminal."""
+    loggers = [logging.getLogger(n) for n in ("torch._export", "torch.export", "torch._dynamo", "torch.fx",
+                                               "torch._subclasses", "torch.fx.experimental.symbolic_shapes")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, lv in zip(loggers, levels):
+                lg.setLevel(lv)
 
 
 # ----------------------------------------------------------------------------- the lowering
@@ -214,9 +229,11 @@ class _Lowerer:
         path = list(stack.values())[-1][0]
         return path if isinstance(path, str) else ""
 
-    def _leaf(self, path) -> bool:
-        if self.root is None or not path:
+    def _leaf(self, path, type_name="") -> bool:
+        if not path:
             return False
+        if self.root is None:  # an ExportedProgram from elsewhere: torch.nn's own layers are leaves
+            return str(type_name).startswith("torch.nn.modules.")
         try:
             sub = self.root.get_submodule(path)
         except Exception:
@@ -225,7 +242,9 @@ class _Lowerer:
 
     def base_name(self, node, kind):
         path = self._module_path(node)
-        if path and self._leaf(path):
+        stack = node.meta.get("nn_module_stack") or {}
+        type_name = list(stack.values())[-1][1] if stack else ""
+        if path and self._leaf(path, type_name):
             return sanitize(path)
         return sanitize(f"{path}.{kind}" if path else kind)
 
@@ -432,7 +451,7 @@ class _Lowerer:
         self.errors.append((opname, reason, self._module_path(node), _frame_loc(node.meta.get("stack_trace"))))
 
     def report(self) -> str:
-        groups: "OrderedDict[tuple, list]" = OrderedDict()
+        groups: OrderedDict[tuple, list] = OrderedDict()
         for opname, reason, path, loc in self.errors:
             groups.setdefault((opname, reason), []).append((path, loc))
         nodes = len(self.errors)
@@ -511,8 +530,9 @@ class _Lowerer:
                 if a in self.folded:
                     return self.folded[a]
                 v = a.meta.get("val")
-                if _is_tensor(v):  # a shape-only op's `self`: only its dtype and shape matter
-                    return torch.zeros(tuple(int(d) for d in v.shape), dtype=v.dtype)
+                if _is_tensor(v):  # a shape-only op's `self`: only its dtype (and, for *_like, its shape) matter
+                    dims = [_dim(d) for d in v.shape]  # never int() a SymInt: that specialises the batch
+                    return torch.zeros(tuple(dims) if None not in dims else (), dtype=v.dtype)
                 return v
             if isinstance(a, (list, tuple)):
                 return type(a)(real(x) for x in a)
@@ -1238,18 +1258,46 @@ def _up_bilinear(L, node, x, output_size, align_corners, scales_h=None, scales_w
 # ----------------------------------------------------------------------------- decomposition of the rest
 
 
+def foldable_nodes(ep) -> set:
+    """Nodes computable at import time: they read no input and no parameter or buffer."""
+    consts = {s.arg.name for s in ep.graph_signature.input_specs
+              if s.kind.name == "CONSTANT_TENSOR" and hasattr(s.arg, "name")}
+    out: set = set()
+    for n in ep.graph.nodes:
+        if n.op == "placeholder":
+            if n.name in consts:
+                out.add(n)
+            continue
+        if n.op != "call_function" or n.target in _NEVER_FOLD:
+            continue
+        val = n.meta.get("val")
+        if n.target in _SHAPE_ONLY:
+            if _is_tensor(val) and all(isinstance(d, int) for d in val.shape):
+                out.add(n)
+            continue
+        if all(a in out or isinstance(a.meta.get("val"), (int, float, bool)) for a in n.all_input_nodes):
+            out.add(n)
+    return out
+
+
 def decompose_unknown(ep, rounds: int = 4):
     """Decompose, to core ATen, the ops irc has no lowering for (where torch has a decomposition)."""
     try:
         table = torch._decomp.core_aten_decompositions()
     except Exception:
         return ep
+    tried: set = set()
     for _ in range(rounds):
-        unknown = {n.target for n in ep.graph.nodes if n.op == "call_function"
+        # never decompose what is computed at import time anyway, nor shape arithmetic (sym_size has a
+        # "decomposition" that bakes the example's sizes in)
+        folded = foldable_nodes(ep)
+        unknown = {n.target for n in ep.graph.nodes if n.op == "call_function" and n not in folded
                    and isinstance(n.target, torch._ops.OpOverload) and n.target not in LOWERINGS
-                   and n.target not in _SHAPE_ONLY and n.target in table}
+                   and n.target not in _SHAPE_ONLY and n.target in table and n.target not in tried
+                   and (_is_tensor(n.meta.get("val")) or isinstance(n.meta.get("val"), (list, tuple)))}
         if not unknown:
             break
+        tried |= unknown
         ep = ep.run_decompositions({op: table[op] for op in unknown})
     return ep
 
@@ -1273,23 +1321,26 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
         if not input_types:
             raise IrcError("give the input shapes (--shape C,H,W once per input)")
         progress("exporting with torch.export")
-        if isinstance(model, torch.jit.ScriptModule):
-            name = name or sanitize(getattr(model, "original_name", "") or "model")
-            ep, root = export_script(model, input_types, batch, warn), None
-        else:
-            name = name or type(model).__name__
+        with quiet_torch():
+            if isinstance(model, torch.jit.ScriptModule):
+                name = name or getattr(model, "original_name", "") or "model"
+                model = script_to_module(model, input_types)
+            else:
+                name = name or type(model).__name__
             ep, root = export(model, input_types, batch, warn)
     progress("decomposing to ATen")
     try:
-        ep = ep.run_decompositions({})
-        ep = decompose_unknown(ep)
+        with quiet_torch():
+            ep = ep.run_decompositions({})
+            ep = decompose_unknown(ep)
     except Exception as e:
         raise IrcError(f"torch.export could not decompose the model: {_short_reason(e)}") from None
     progress("lowering to irc IR")
-    module = _Lowerer(ep, root, sanitize(name)).run()
+    with quiet_torch():
+        module = _Lowerer(ep, root, sanitize(name)).run()
     progress("verifying")
     verify(module)
     return module
 
 
-__all__ = ["import_model", "export", "LOWERINGS", "sanitize", "decompose_unknown"]
+__all__ = ["LOWERINGS", "decompose_unknown", "export", "import_model", "sanitize"]

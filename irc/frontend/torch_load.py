@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from ..ir import IrcError
 
 # Globals torch's weights_only unpickler accepts anyway; not worth naming in the refusal message.
-_BENIGN_PREFIXES = ("torch._utils.", "collections.OrderedDict", "torch.serialization.", "builtins.",
+_BENIGN_PREFIXES = ("torch._utils.", "collections.OrderedDict", "torch.serialization.", "builtins.", "__builtin__.",
                     "torch._tensor._rebuild", "_codecs.encode", "numpy.core.multiarray._reconstruct",
                     "torch.Size", "torch.device", "torch.dtype")
 
@@ -323,4 +323,4 @@ def _load_trusted(path):
         raise IrcError(f"{path}: cannot load the pickle: {type(e).__name__}: {str(e).splitlines()[0]}") from None
 
 
-__all__ = ["Source", "load_source", "detect_kind", "pickle_globals", "resolve_arch", "build_arch"]
+__all__ = ["Source", "build_arch", "detect_kind", "load_source", "pickle_globals", "resolve_arch"]
