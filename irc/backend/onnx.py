@@ -15,7 +15,8 @@ registry ops without a mapping so that gaps are visible. Choices worth knowing:
   evenly, else a separable Slice/Reduce/Concat decomposition.
 - upsample: Resize with `scales` when the IR has scales (torch samples with the scale itself), else
   `sizes`; nearest is coordinate mode "asymmetric" + nearest_mode "floor" (PyTorch's "nearest"),
-  bilinear is "align_corners" or "pytorch_half_pixel".
+  bilinear is "align_corners" or "half_pixel" (PyTorch samples (i + 0.5) / scale - 0.5 even for an output
+  of length 1, which "pytorch_half_pixel" maps to 0 instead).
 - gelu is ONNX Gelu from opset 20, else built from Erf (or Tanh for approximate="tanh");
   layer_norm is LayerNormalization from opset 17 when its axes are the trailing ones, else
   decomposed; group_norm is always decomposed (ONNX GroupNormalization changed meaning in opset 21).
@@ -255,23 +256,29 @@ def tensor_proto(name, array, dtype=None):
 
 def build_model(module: Module, opset: int = DEFAULT_OPSET):
     """The ModelProto for `module` (not checked, not written)."""
+    return _build(module, opset)[0]
+
+
+def _build(module, opset):
     if opset not in OPSETS:
         raise IrcError(f"opset {opset} is not supported: irc writes opsets {OPSETS.start} to {OPSETS.stop - 1}")
-    return Emitter(module, opset).build(module.name)
+    e = Emitter(module, opset)
+    model = e.build(module.name)
+    return model, set(e.param_names().values())
 
 
 def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_data: bool | None = None,
               check: bool = True) -> dict:
     """Write `module` as one .onnx file at `path` (atomically); returns a summary dict.
 
-    external_data: None (default) puts tensors in `<path>.data` when they total more than 2 GB;
+    external_data: None (default) puts the weights in `<path>.data` when tensors total more than 2 GB;
     True/False force it. The file is checked with onnx.checker.check_model(full_check=True).
     """
     import onnx
 
     if module.path and os.path.exists(path) and os.path.exists(module.path) and os.path.samefile(path, module.path):
         raise IrcError(f"refusing to overwrite the input file {path}")
-    model = build_model(module, opset)
+    model, params = _build(module, opset)
     total = sum(len(t.raw_data) for t in model.graph.initializer)
     external = total > TWO_GB - 2**24 if external_data is None else bool(external_data)
     directory = os.path.dirname(os.path.abspath(path)) or "."
@@ -283,19 +290,24 @@ def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_da
     tmp_data = None
     try:
         if external:
+            from onnx.external_data_helper import set_external_data, write_external_data_tensors
+
+            # the weights only: small shape/axes tensors stay inline, where shape inference reads them
             tmp_data = os.path.basename(tmp) + ".data"
-            onnx.save_model(model, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=tmp_data, size_threshold=1024)
-            # the model names its data file; rewrite the location to the final name
-            m2 = onnx.load(tmp, load_external_data=False)
-            for t in m2.graph.initializer:
+            for t in model.graph.initializer:
+                if t.name in params:
+                    set_external_data(t, tmp_data)
+                    t.data_location = onnx.TensorProto.EXTERNAL
+            model = write_external_data_tensors(model, directory)
+            for t in model.graph.initializer:
                 for entry in t.external_data:
                     if entry.key == "location":
                         entry.value = data_name
             with open(tmp, "wb") as f:
-                f.write(m2.SerializeToString())
-            os.replace(os.path.join(directory, tmp_data), os.path.join(directory, data_name))
-            tmp_data = None
+                f.write(model.SerializeToString())
+            if os.path.exists(os.path.join(directory, tmp_data)):
+                os.replace(os.path.join(directory, tmp_data), os.path.join(directory, data_name))
+                tmp_data = data_name  # removed again if the check below fails
         else:
             with open(tmp, "wb") as f:
                 f.write(model.SerializeToString())
@@ -309,6 +321,7 @@ def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_da
             except Exception as e:  # a bug in a mapping, not a user error; say which
                 raise IrcError(f"the ONNX model irc built fails onnx.checker: {str(e).strip().splitlines()[0]}") from e
         os.replace(tmp, path)
+        tmp_data = None
     except BaseException:
         for p in (tmp, tmp_data and os.path.join(directory, tmp_data)):
             if p and os.path.exists(p):
@@ -692,7 +705,7 @@ def _upsample(e, op, ins, outs):
         kw = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
     else:
         kw = {"mode": "linear",
-              "coordinate_transformation_mode": "align_corners" if a["align_corners"] else "pytorch_half_pixel"}
+              "coordinate_transformation_mode": "align_corners" if a["align_corners"] else "half_pixel"}
     if a.get("scales") is not None:
         scales = e.init(f"{out}__scales", np.asarray([1.0, 1.0] + list(a["scales"]), dtype=np.float32), "f32")
         e.node("Resize", [ins[0], "", scales], out, **kw)

@@ -19,8 +19,8 @@ Reduce*, Pad, Clip, Slice, Softmax, Upsample). How ONNX semantics map:
 - Gemm: transB=1 with alpha=beta=1 and a 1-D C is `nn.linear`; otherwise transposes, scales and an
   add are written out, so any transA/transB/alpha/beta is exact.
 - Resize: nearest with coordinate mode "asymmetric" and nearest_mode "floor" (PyTorch's nearest),
-  linear with "align_corners", "pytorch_half_pixel" (or "half_pixel" when no output dim is 1) map
-  to nn.upsample; other modes are reported as unsupported rather than approximated.
+  linear with "align_corners", "half_pixel" (or "pytorch_half_pixel" when no output dim is 1: the
+  two differ only there, and PyTorch itself samples half_pixel) map to nn.upsample; other modes are reported as unsupported rather than approximated.
 - HardSigmoid keeps its alpha/beta (ONNX default 0.2/0.5, not PyTorch's 1/6).
 
 Unsupported ops are collected and reported together in one IrcError naming each node and op type;
@@ -68,6 +68,22 @@ def _onnx_dtypes():
 
 NP_OF = {"f16": np.float16, "f32": np.float32, "f64": np.float64, "i1": np.bool_, "i8": np.int8, "i16": np.int16,
          "i32": np.int32, "i64": np.int64, "u8": np.uint8}
+
+
+def nice_float(v) -> float:
+    """The double a float32 attribute most likely was: a small fraction (1/6 for PyTorch's hardsigmoid) when
+    one rounds to the same float32, else the shortest decimal that does (0.1, 1e-05, ...)."""
+    v = float(v)
+    f = np.float32(v)
+    if not np.isfinite(f) or f == 0:
+        return v
+    for d in range(1, 17):
+        n = round(v * d)
+        if n != 0 and abs(n) <= 64 * d and np.float32(n / d) == f:
+            return n / d
+    short = float(np.format_float_positional(f, unique=True)) if abs(v) >= 1e-4 else float(
+        np.format_float_scientific(f, unique=True))
+    return short if np.float32(short) == f else v
 
 
 def _ir_dtype(arr: np.ndarray) -> str:
@@ -312,7 +328,14 @@ class _Importer:
         arr = x.array
         dtype = _ir_dtype(arr)
         if arr.size <= DENSE_MAX:
-            dense = DenseAttr(arr.tolist(), TensorType(tuple(arr.shape), dtype))
+            vals = arr.tolist()
+            if dtype in ("f16", "f32") and arr.size:
+                vals = np.vectorize(nice_float, otypes=[object])(arr).tolist()
+            if arr.size > 1 and (arr == arr.ravel()[0]).all():
+                vals = vals
+                while isinstance(vals, list):
+                    vals = vals[0]
+            dense = DenseAttr(vals, TensorType(tuple(arr.shape), dtype))
             return self.emit("constant", [], {"value": dense}, name=sanitize(onnx_name))
         key = self.store.fresh_key(sanitize(onnx_name))
         self.store.add(key, arr, dtype)
@@ -344,8 +367,11 @@ class _Importer:
                 v = helper.get_attribute_value(a)
                 if isinstance(v, bytes):
                     v = v.decode()
+                if isinstance(v, float):
+                    v = nice_float(v)
                 if isinstance(v, list):
-                    v = [x.decode() if isinstance(x, bytes) else x for x in v]
+                    v = [x.decode() if isinstance(x, bytes) else nice_float(x) if isinstance(x, float) else x
+                         for x in v]
                 return v
         return default
 
@@ -362,7 +388,8 @@ class _Importer:
             raise Unsupported(f"cannot form {full}: {e}") from None
         if name is None:
             name = self.base_name(self.node) if self.node is not None else kind
-        names = [name] * len(types)
+        names = list(name) if isinstance(name, list) else [name] * len(types)
+        name = names[0]
         loc = None
         if self.node is not None and self.node.name and sanitize(self.node.name) != name:
             loc = NameLoc(self.node.name)
@@ -970,8 +997,8 @@ def _clip(L, node):
     if L.opset >= 11:
         lo = L.const(1, "min")
         hi = L.const(2, "max")
-        lo = None if lo is None else float(lo)
-        hi = None if hi is None else float(hi)
+        lo = None if lo is None else nice_float(lo)
+        hi = None if hi is None else nice_float(hi)
     else:
         lo, hi = L.attr("min"), L.attr("max")
     if lo is not None and math.isinf(lo) and lo < 0:
@@ -1043,7 +1070,10 @@ def _split(L, node):
         parts = L.attr("num_outputs", n)
         chunk = -(-dim // parts)
         sizes = [min(chunk, dim - i * chunk) for i in range(parts)]
-    return L.emit("split", [x], {"axis": axis, "sizes": list(sizes)}, nresults=len(sizes))
+    names = None
+    if not node.name.startswith("/") and not any(p.key == "pkg.torch.onnx.name_scopes" for p in node.metadata_props):
+        names = [sanitize(o) if o else L.base_name(node) for o in node.output]
+    return L.emit("split", [x], {"axis": axis, "sizes": list(sizes)}, name=names, nresults=len(sizes))
 
 
 @handles("Squeeze")
@@ -1153,7 +1183,7 @@ def _pad(L, node):
     if L.opset >= 11:
         pads = L.ints(1, "pads")
         value = L.const(2, "constant_value")
-        value = 0.0 if value is None or value.size == 0 else float(value.ravel()[0])
+        value = 0.0 if value is None or value.size == 0 else nice_float(value.ravel()[0])
         axes = L.ints(3, "axes") if L.inp(3) is not None else list(range(rank))
     else:
         pads, value, axes = L.attr("pads"), float(L.attr("value", 0.0)), list(range(rank))
@@ -1243,7 +1273,7 @@ def _resize_common(L, node, x, scales, sizes, mode, coord, nearest_mode):
     else:
         raise Unsupported(f"Resize mode '{mode}'")
     if scales is not None and len(scales) > 0:
-        scales = [float(s) for s in scales]
+        scales = [nice_float(s) for s in scales]
         if len(scales) != 4 or scales[0] != 1.0 or scales[1] != 1.0:
             raise Unsupported(f"Resize scales {scales} (only H and W may scale)")
         attrs["scales"] = scales[2:]
@@ -1258,8 +1288,9 @@ def _resize_common(L, node, x, scales, sizes, mode, coord, nearest_mode):
         out_hw = sizes
     else:
         raise Unsupported("Resize with neither scales nor sizes")
-    if coord == "half_pixel" and mode != "nearest" and any(o is None or o == 1 for o in out_hw):
-        raise Unsupported("Resize half_pixel with an output dimension of 1 (differs from pytorch_half_pixel)")
+    if coord == "pytorch_half_pixel" and mode != "nearest" and any(o is None or o == 1 for o in out_hw):
+        raise Unsupported("Resize pytorch_half_pixel with an output dimension of 1 (PyTorch itself samples "
+                          "half_pixel there)")
     return L.emit("upsample", [x], attrs)
 
 
