@@ -78,7 +78,8 @@ def _example_inputs(input_types, n):
 def _short_reason(e: Exception) -> str:
     text = str(e).strip().split("\n")
     lines = [ln.strip() for ln in text if ln.strip()]
-    return (" ".join(lines[:3]))[:400] or type(e).__name__
+    short = " ".join(lines[:3]).split(" Suggested fixes:")[0].split(" For more information, run with")[0]
+    return short[:400] or type(e).__name__
 
 
 def export(model, input_types, batch, warn):

@@ -21,6 +21,7 @@ import json
 import os
 import pickletools
 import sys
+import warnings
 import zipfile
 from dataclasses import dataclass
 
@@ -260,9 +261,9 @@ def load_state_dict_into(model, sd, path):
 
 def load_source(path: str, arch: str | None = None, arch_args=None, trust_pickle: bool = False) -> Source:
     """Read a PyTorch model file; see the module docstring for the kinds and the pickle rule."""
+    kind = detect_kind(path)  # before importing torch: a missing or foreign file fails fast
     import torch
 
-    kind = detect_kind(path)
     if kind == "pt2":
         try:
             return Source(torch.export.load(path), "exported program", path)
@@ -270,7 +271,9 @@ def load_source(path: str, arch: str | None = None, arch_args=None, trust_pickle
             raise IrcError(f"{path}: cannot load the torch.export archive: {type(e).__name__}: {e}") from None
     if kind == "torchscript":
         try:
-            return Source(torch.jit.load(path, map_location="cpu"), "torchscript", path)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.jit.load's deprecation notice
+                return Source(torch.jit.load(path, map_location="cpu"), "torchscript", path)
         except Exception as e:
             raise IrcError(f"{path}: cannot load the TorchScript archive: {type(e).__name__}: {e}") from None
 
