@@ -120,3 +120,23 @@ def test_helpers_detect_a_difference(tmp_path):
     after.weights.add(key, np.asarray(after.weights.numpy(key)) + np.ones(ty.shape, IR_TO_NP[ty.dtype]))
     with pytest.raises(AssertionError):
         assert_same_numbers(before, after)
+
+
+def test_passes_that_compute_nothing_need_no_torch():
+    """irc.passes imports, and canonicalize/cse/nhwc-to-nchw/dce run on a weightless module, with torch
+    unimportable (only the passes that evaluate tensors import it, lazily)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import irc, irc.passes\n"
+        "from test_pass_nhwc import RANKS\n"
+        "m = irc.parse(RANKS['rank3'])\n"
+        "irc.run_passes(m, 'canonicalize,cse,nhwc-to-nchw,dce')\n"
+        "assert 'nn.transpose' not in irc.print(m)\n"
+        "assert 'torch' not in sys.modules or sys.modules['torch'] is None\n"
+    )
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([sys.executable, "-c", code], cwd=here, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
