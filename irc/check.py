@@ -102,7 +102,8 @@ def _emitted_output_names(directory: str):
     import ast
 
     try:
-        tree = ast.parse(open(os.path.join(directory, "model.py"), encoding="utf-8").read())
+        with open(os.path.join(directory, "model.py"), encoding="utf-8") as f:
+            tree = ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
         return None
     for cls in tree.body:
@@ -270,5 +271,12 @@ def check(source, *, ir: str | Module | None = None, emitted: str | None = None,
     return result
 
 
-__all__ = ["check", "CheckResult", "Verdict", "random_inputs", "flatten_outputs", "import_emitted",
-           "emitted_source_keys"]
+__all__ = [
+    "CheckResult",
+    "Verdict",
+    "check",
+    "emitted_source_keys",
+    "flatten_outputs",
+    "import_emitted",
+    "random_inputs",
+]

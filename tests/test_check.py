@@ -48,7 +48,8 @@ def _edited(path, old, new, tmp_path, name="wrong.ir"):
     import os
     import uuid
 
-    text = open(path).read()
+    with open(path) as f:
+        text = f.read()
     assert old in text
     out = tmp_path.__class__(os.path.dirname(path)) / f"{uuid.uuid4().hex[:8]}_{name}"
     out.write_text(text.replace(old, new, 1))
@@ -112,12 +113,13 @@ def test_rule_auto_picks_pass_after_fusion_and_tolerances_override(source, ir_pa
 def test_output_count_mismatch_fails(source, ir_path, tmp_path):
     from irc.check import check
 
-    text = open(ir_path).read()
-    ret = [ln for ln in text.splitlines() if ln.strip().startswith("return ")][0]
+    with open(ir_path) as f:
+        text = f.read()
+    ret = next(ln for ln in text.splitlines() if ln.strip().startswith("return "))
     one = ret.split(",")[0] + " : " + ret.split(" : ")[1].split(", ")[0]
     path = tmp_path.__class__(ir_path).parent / "one.ir"
     path.write_text(text.replace(ret, one))
-    func_line = [ln for ln in text.splitlines() if "func @forward" in ln][0]
+    func_line = next(ln for ln in text.splitlines() if "func @forward" in ln)
     res_types = func_line.split("-> ")[1].rstrip(" {")
     path.write_text(path.read_text().replace("-> " + res_types, "-> " + res_types.strip("()").split(", ")[0]))
     r = check(source, ir=str(path))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_emit_common import audit, emit, import_model_py, ir_from_text, lint, run_both
 
 torch = pytest.importorskip("torch")
@@ -37,7 +36,7 @@ class Hostile(nn.Module):
         x = m["nn"](m["a; import os"](x)).relu()
         for n in CONVS:
             x = m[n](x)
-        x = x * getattr(self, "模型")
+        x = x * self.模型
         return m["load"](x.mean((2, 3)))
 
 
@@ -49,6 +48,7 @@ def _no_raw(src):
 def test_hostile_torch_model(tmp_path):
     pytest.importorskip("irc.frontend.torch")
     from helpers import randomize_
+
     from irc.check import check, emitted_source_keys
     from irc.frontend.torch import import_model
 
@@ -91,8 +91,8 @@ def _conv(name, key, inp, c=4):
     k = json.dumps(key, ensure_ascii=False)
     return [f'%{name}.w = nn.param() {{key = {k[:-1]}.weight"}} : tensor<{c}x{c}x1x1xf32>',
             f'%{name}.b = nn.param() {{key = {k[:-1]}.bias"}} : tensor<{c}xf32>',
-            f"%{name} = nn.conv2d(%{inp}, %{name}.w, %{name}.b) {{dilation = [1, 1], groups = 1, "
-            f"padding = [[0, 0], [0, 0]], stride = [1, 1]}} : tensor<?x{c}x4x4xf32>"]
+            (f"%{name} = nn.conv2d(%{inp}, %{name}.w, %{name}.b) {{dilation = [1, 1], groups = 1, "
+             f"padding = [[0, 0], [0, 0]], stride = [1, 1]}} : tensor<?x{c}x4x4xf32>")]
 
 
 # keys torch.export refuses, and value names in every character the text format allows

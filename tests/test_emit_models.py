@@ -10,7 +10,6 @@ import os
 import time
 
 import pytest
-
 from test_emit_common import audit, import_model_py, lint
 
 torch = pytest.importorskip("torch")
@@ -65,6 +64,7 @@ def _flat(out):
 
 def end_to_end(name, size, tmp_path):
     from helpers import randomize_
+
     from irc import emit_pytorch
     from irc.fidelity import assert_close
     from irc.frontend.torch import import_model

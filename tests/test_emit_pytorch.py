@@ -8,7 +8,6 @@ import ast
 import os
 
 import pytest
-
 from test_emit_common import audit, emit, golden, import_model_py, ir_from_text, lint, run_both
 
 torch = pytest.importorskip("torch")
@@ -235,7 +234,7 @@ def test_import_irc_stays_torch_free():
     import sys
 
     code = "import sys, irc; f = irc.emit_pytorch; import irc.tools.irc_emit; assert 'torch' not in sys.modules"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
 
 

@@ -93,7 +93,7 @@ def class_name(name: str) -> str:
 
 
 def _module_attrs() -> set:
-    import torch.nn as nn
+    from torch import nn
 
     return set(dir(nn.Module())) | {"forward", "training"}  # an instance: `training` etc. are set in __init__
 
@@ -474,9 +474,9 @@ class _Emitter:
 
         from .torch_exec import helper_source
 
-        out = [f'"""{cls}: written by irc from the IR module @{sanitize(self.module.name)}.\n\n'
-               "Load it with `model = load()` (weights from model.safetensors beside this file).\n"
-               '"""\n\n',
+        out = [(f'"""{cls}: written by irc from the IR module @{sanitize(self.module.name)}.\n\n'
+                "Load it with `model = load()` (weights from model.safetensors beside this file).\n"
+                '"""\n\n'),
                "import os\n\nimport torch\n"
                + ("import torch.nn.functional as F\n" if any("F." in ln for ln in lines) or helpers else "")
                + "from torch import nn\n"]
@@ -561,8 +561,8 @@ def example_inputs(batch=1, seed=0):
         if op.kind == "conv2d":
             (t, b), (left, r) = a["padding"]
             if not (t == b and left == r):
-                from .torchops.conv import _flat_pad
                 from .torchops import lit
+                from .torchops.conv import _flat_pad
 
                 return f"{mod}(F.pad({x}, {lit(_flat_pad(a['padding']))}))"
         if op.kind == "batch_norm" and a.get("layout", "nchw") == "nhwc":
@@ -600,7 +600,7 @@ def example_inputs(batch=1, seed=0):
             if store is None or not store.has(k):
                 raise EmitError(f"param '{sanitize(k)}' is missing from the weight file")
             entries[self.emitted_key[k]] = (t.dtype, list(t.shape), store.raw(k))
-        for prefix, spec in self.modules.items():
+        for spec in self.modules.values():
             for suffix, key in spec.state:
                 if key is None:
                     ek = f"{self._emitted_prefix(spec)}.{suffix}"
@@ -616,9 +616,8 @@ def _check_safe(source: str) -> None:
     """Refuse to write a file whose identifiers or strings could carry model text (belt and braces)."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node is not tree.body[0].value and not _SAFE_STRING.match(node.value) \
-                    and not _is_docstring(tree, node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                not _SAFE_STRING.match(node.value) and not _is_docstring(tree, node):
                 raise EmitError(f"internal error: unsafe string literal {node.value!r} in emitted code")
         for field in ("id", "attr", "name", "arg"):
             v = getattr(node, field, None)
@@ -652,10 +651,14 @@ def _safetensors_bytes(entries, metadata=None):
     return blob
 
 
-def emit_pytorch(module: Module, out_dir: str) -> dict:
+def emit_pytorch(module: Module, out_dir: str, progress=None) -> dict:
     """Write `out_dir/model.py` and `out_dir/model.safetensors` for `module`; return what was written
-    ({"model.py": path, "model.safetensors": path, "class": name, "modules": n, "renamed": n})."""
+    ({"model.py": path, "model.safetensors": path, "class": name, "modules": n, "renamed": n, ...}).
+    `progress`: optional callable(str) told about the steps."""
+    progress = progress or (lambda msg: None)
+    progress("verifying")
     verify(module)
+    progress("writing model.py")
     em = _Emitter(module)
     source = em.emit()
     entries = em.weight_entries()
@@ -679,6 +682,7 @@ def emit_pytorch(module: Module, out_dir: str) -> dict:
         for *_, data in entries:
             f.write(data)
 
+    progress(f"writing model.safetensors ({sum(len(d) for *_, d in entries) / 1e6:.0f} MB)")
     write_atomic(st_path, write_weights)
     write_atomic(py_path, lambda f: f.write(source.encode("utf-8")))
     return {"model.py": py_path, "model.safetensors": st_path, "class": em.cls,

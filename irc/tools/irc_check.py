@@ -51,11 +51,19 @@ def _main(argv):
     except ImportError:
         raise IrcError("reading SOURCE needs the PyTorch frontend (irc.frontend.torch_load), which is not "
                        "installed in this build") from None
+    from .irc_emit import Progress
+
+    progress = Progress("irc-check", args)
+    progress("loading " + args.source)
     model = load_source(args.source, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
     from ..check import check
 
-    result = check(model, ir=args.ir, emitted=args.emitted, onnx=args.onnx, rule=args.rule, rtol=args.rtol, atol=args.atol,
-                   seed=args.seed)
+    progress("running both models")
+    try:
+        result = check(model, ir=args.ir, emitted=args.emitted, onnx=args.onnx, rule=args.rule, rtol=args.rtol,
+                       atol=args.atol, seed=args.seed)
+    finally:
+        progress.done()
     for line in result.lines():
         print(line)
     info(args, f"irc-check: {'ok' if result.ok else 'FAIL'}: {len(result.rows)} outputs compared "

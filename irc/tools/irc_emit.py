@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from .. import ir
 from ..ir import IrcError
@@ -17,6 +18,31 @@ EXAMPLE = """\
   irc-check resnet50.pth --emitted resnet50_pt/     # same outputs as the source?
   irc-emit resnet50.ir --target onnx -o resnet50.onnx --opset 17
       writes one ONNX file (tensors above 2 GB go to resnet50.onnx.data)"""
+
+
+class Progress:
+    """One updating line on a terminal (`PROG: step ... (3s)`); nothing when stderr is not a terminal
+    or with --quiet."""
+
+    def __init__(self, prog: str, args):
+        self.prog = prog
+        self.enabled = sys.stderr.isatty() and not getattr(args, "quiet", False)
+        self.start = time.monotonic()
+        self.width = 0
+
+    def __call__(self, msg: str):
+        if not self.enabled:
+            return
+        line = f"{self.prog}: {msg} ... ({time.monotonic() - self.start:.0f}s)"
+        sys.stderr.write("\r" + line.ljust(self.width))
+        sys.stderr.flush()
+        self.width = len(line)
+
+    def done(self):
+        if self.enabled and self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+            self.width = 0
 
 
 def main(argv=None) -> int:
@@ -49,10 +75,15 @@ def _main(argv):
         info(args, f"irc-emit: wrote {res['path']} (ONNX opset {res['opset']}, {res['nodes']} nodes, "
                    f"{res['initializers']} initializers, {human(res['bytes'], 'B')}{ext})\nirc-emit: {summary(module)}")
         return 0
+    progress = Progress("irc-emit", args)
+    progress("reading " + args.input)
     module = ir.load(args.input)
     from ..backend.pytorch import emit_pytorch
 
-    res = emit_pytorch(module, args.output)
+    try:
+        res = emit_pytorch(module, args.output, progress=progress)
+    finally:
+        progress.done()
     how = f"{res['modules']} nn modules"
     if res["renamed"]:
         how += f", {res['renamed']} parameter keys renamed to sanitised names"
