@@ -487,7 +487,8 @@ class _Importer:
                 outs = self.fold(node, ins)
             elif node.op_type == "Constant":
                 outs = self.fold(node, ins)
-            if outs is None and any(isinstance(x, Shp) for x in ins) and node.op_type in SHAPE_OPS:
+            if outs is None and any(isinstance(x, Shp) for x in ins) and node.op_type in SHAPE_OPS \
+                    and not any(isinstance(x, Value) for x in ins):
                 outs = SHAPE_OPS[node.op_type](self, node, ins)
             if outs is None:
                 handler = HANDLERS.get(node.op_type)
