@@ -292,3 +292,39 @@ def test_nhwc_layout_and_float64(tmp_path):
     for batch in (1, 3):
         ref, out = run_both(m, model, _inputs(m, batch))
         assert out[0].dtype == torch.float64 and torch.equal(ref[0], out[0])
+
+
+def test_a_failed_emission_leaves_the_directory_as_it_was(tmp_path, monkeypatch):
+    import irc.backend.pytorch as backend
+
+    m = golden("all_ops.ir", tmp_path)
+    out = tmp_path / "out"
+    emit(m, out)
+    before = {f: (out / f).read_bytes() for f in ("model.py", "model.safetensors")}
+    real, calls = backend._write_temp, []
+
+    def failing(path, write):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(path, write)
+
+    monkeypatch.setattr(backend, "_write_temp", failing)
+    m.weights.add("conv.bias", m.weights.numpy("conv.bias") * 2)  # new weights that must not land
+    with pytest.raises(OSError):
+        emit(m, out)
+    assert sorted(os.listdir(out)) == ["model.py", "model.safetensors"]
+    assert {f: (out / f).read_bytes() for f in before} == before
+
+
+def test_emission_never_overwrites_its_input(tmp_path):
+    from irc.ir import IrcError
+
+    with open(os.path.join(os.path.dirname(__file__), "ir", "all_ops.ir")) as f:
+        text = f.read()
+    text = text.replace('weights = "all_ops.safetensors"', 'weights = "model.safetensors"')
+    m = ir_from_text(text, tmp_path, "m.ir")
+    before = (tmp_path / "model.safetensors").read_bytes()
+    with pytest.raises(IrcError, match="refusing to overwrite"):
+        emit(m, tmp_path)
+    assert (tmp_path / "model.safetensors").read_bytes() == before and not (tmp_path / "model.py").exists()

@@ -41,11 +41,12 @@ import keyword
 import os
 import re
 import struct
+import tempfile
 import unicodedata
 
 from ..ir import IrcError, Module, verify
 from ..ir.core import Op
-from ..ir.weights import IR_TO_ST, ITEMSIZE, write_atomic
+from ..ir.weights import IR_TO_ST, ITEMSIZE
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE_STRING = re.compile(r"[A-Za-z0-9_]*\Z|[+-]?inf\Z|nan\Z|model\.safetensors\Z")
@@ -651,6 +652,26 @@ def _safetensors_bytes(entries, metadata=None):
     return blob
 
 
+def _write_temp(path: str, write) -> str:
+    """write(file) into a temporary file beside `path`; returns the temporary's path."""
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def emit_pytorch(module: Module, out_dir: str, progress=None) -> dict:
     """Write `out_dir/model.py` and `out_dir/model.safetensors` for `module`; return what was written
     ({"model.py": path, "model.safetensors": path, "class": name, "modules": n, "renamed": n, ...}).
@@ -658,7 +679,7 @@ def emit_pytorch(module: Module, out_dir: str, progress=None) -> dict:
     progress = progress or (lambda msg: None)
     progress("verifying")
     verify(module)
-    progress("writing model.py")
+    progress("generating model.py")
     em = _Emitter(module)
     source = em.emit()
     entries = em.weight_entries()
@@ -683,8 +704,18 @@ def emit_pytorch(module: Module, out_dir: str, progress=None) -> dict:
             f.write(data)
 
     progress(f"writing model.safetensors ({sum(len(d) for *_, d in entries) / 1e6:.0f} MB)")
-    write_atomic(st_path, write_weights)
-    write_atomic(py_path, lambda f: f.write(source.encode("utf-8")))
+    # both files go to temporaries first and are renamed only when both are complete, so a failure
+    # leaves the directory as it was (no half-written file, no new weights beside an old model.py)
+    temps = []
+    try:
+        temps.append((_write_temp(st_path, write_weights), st_path))
+        temps.append((_write_temp(py_path, lambda f: f.write(source.encode("utf-8"))), py_path))
+    except BaseException:
+        for tmp, _ in temps:
+            _unlink(tmp)
+        raise
+    for tmp, final in temps:
+        os.replace(tmp, final)
     return {"model.py": py_path, "model.safetensors": st_path, "class": em.cls,
             "modules": len(em.modules), "renamed": len(em.renamed), "params": len(entries),
             "bytes": sum(len(data) for *_, data in entries)}
