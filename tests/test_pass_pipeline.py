@@ -76,9 +76,11 @@ SEEDS = {  # name: (torchvision constructor, full input size)
 }
 
 
-def seed_pipeline(name, size, batch="dynamic"):
+def seed_pipeline(name, size, batch="dynamic", tmp_path=None):
     """Import a randomised torchvision model, run the pipeline, compare model vs IR before vs IR after.
-    Returns (op counts before, op counts after, max|d| IR-before vs IR-after, max|d| model vs IR-after)."""
+    With tmp_path, the pipeline runs as a user runs it: irc.save, `irc-opt m.ir --pass ... -o m.opt.ir`,
+    irc.load. Returns (op counts before, op counts after, max|d| IR-before vs IR-after, max|d| model vs
+    IR-after)."""
     import torch
     import torchvision
 
@@ -94,7 +96,14 @@ def seed_pipeline(name, size, batch="dynamic"):
     module = import_model(model, [((3, size, size), "f32")], batch=batch)
     counts_before = Counter(op.kind for op in module.ops())
     ex_before = Executor(module)
-    irc.run_passes(module, PIPELINE)  # verifies after every pass
+    if tmp_path is None:
+        irc.run_passes(module, PIPELINE)  # verifies after every pass
+    else:
+        from irc.tools.irc_opt import main as irc_opt
+
+        irc.save(module, str(tmp_path / "m.ir"))
+        assert irc_opt([str(tmp_path / "m.ir"), "--pass", PIPELINE, "-o", str(tmp_path / "m.opt.ir"), "--quiet"]) == 0
+        module = irc.load(str(tmp_path / "m.opt.ir"))
     counts_after = Counter(op.kind for op in module.ops())
     assert counts_after["batch_norm"] == 0 and counts_after["dropout"] == 0
     ex_after = Executor(module)
@@ -115,9 +124,15 @@ def seed_pipeline(name, size, batch="dynamic"):
 
 
 @needs_frontend
-def test_seed_quick_mobilenet_v3_small():
-    before, after, _, _ = seed_pipeline("mobilenet_v3_small", 64)
+def test_seed_quick_mobilenet_v3_small(tmp_path):
+    before, after, _, _ = seed_pipeline("mobilenet_v3_small", 64, tmp_path=tmp_path)
     assert before["batch_norm"] > 0 and after["conv2d"] == before["conv2d"]
+    # the written weight file: every conv keeps its key and gained a bias; no BN statistics left
+    from safetensors.numpy import load_file
+
+    keys = set(load_file(str(tmp_path / "m.opt.safetensors")))
+    assert not any("running_" in k for k in keys)
+    assert "features.0.0.weight" in keys and "features.0.0.bias" in keys
 
 
 @needs_frontend
