@@ -328,3 +328,27 @@ def test_emission_never_overwrites_its_input(tmp_path):
     with pytest.raises(IrcError, match="refusing to overwrite"):
         emit(m, tmp_path)
     assert (tmp_path / "model.safetensors").read_bytes() == before and not (tmp_path / "model.py").exists()
+
+
+def test_batch_norm_counter_kept_in_the_ir_stays_in_the_module(tmp_path):
+    text = """// irc 1
+module @bn {weights = "bn.safetensors"} {
+  func @forward(%x: tensor<?x2x3x3xf32>) -> tensor<?x2x3x3xf32> {
+    %bn.weight = nn.param() {key = "bn.weight"} : tensor<2xf32>
+    %bn.bias = nn.param() {key = "bn.bias"} : tensor<2xf32>
+    %bn.running_mean = nn.param() {key = "bn.running_mean"} : tensor<2xf32>
+    %bn.running_var = nn.param() {key = "bn.running_var"} : tensor<2xf32>
+    %bn.num_batches_tracked = nn.param() {key = "bn.num_batches_tracked"} : tensor<i64>
+    %bn = nn.batch_norm(%x, %bn.weight, %bn.bias, %bn.running_mean, %bn.running_var) {epsilon = 1e-05} : tensor<?x2x3x3xf32>
+    return %bn : tensor<?x2x3x3xf32>
+  }
+}
+"""
+    m = ir_from_text(text, tmp_path, "bn.ir", seed=4)
+    emit(m, tmp_path / "out")
+    model = import_model_py(tmp_path / "out").load()
+    assert isinstance(model.bn, torch.nn.BatchNorm2d)
+    counter = int(m.weights.numpy("bn.num_batches_tracked"))
+    assert counter != 0 and int(model.bn.num_batches_tracked) == counter  # the IR's value, not a fresh 0
+    ref, out = run_both(m, model, _inputs(m, 3))
+    assert torch.equal(ref[0], out[0])

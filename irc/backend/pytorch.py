@@ -45,7 +45,7 @@ import tempfile
 import unicodedata
 
 from ..ir import IrcError, Module, verify
-from ..ir.core import Op
+from ..ir.core import Op, TensorType
 from ..ir.weights import IR_TO_ST, ITEMSIZE
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -246,7 +246,7 @@ def _param_op(v):
     return v.owner if v.owner is not None and v.owner.name == "nn.param" else None
 
 
-def _find_modules(func, keys_in_order) -> dict[str, ModuleSpec]:
+def _find_modules(func, keys_in_order, key_types) -> dict[str, ModuleSpec]:
     """Source path → ModuleSpec for every group of params that can live in one nn.* module."""
     candidates: dict[str, list] = {}
     rejected: set[str] = set()
@@ -301,6 +301,11 @@ def _find_modules(func, keys_in_order) -> dict[str, ModuleSpec]:
         if any((op.name, op.attrs, keys, ctor) != (op0.name, op0.attrs, keys0, ctor0) for op, keys, ctor in uses):
             continue
         owned = {k for k in keys0 if k is not None}
+        counter = f"{prefix}.num_batches_tracked"  # BatchNorm's counter, if the IR kept it
+        has_counter = (op0.kind == "batch_norm" and counter in key_types
+                       and key_types[counter] == TensorType((), "i64"))
+        if has_counter:
+            owned.add(counter)
         if set(by_prefix.get(prefix, ())) != owned:
             continue  # the path holds other tensors or submodules too
         group_ops = {id(op) for op, _, _ in uses}
@@ -320,7 +325,7 @@ def _find_modules(func, keys_in_order) -> dict[str, ModuleSpec]:
         suffixes = _SUFFIXES[op0.kind]
         state = [(s, k) for s, k in zip(suffixes, keys0) if k is not None]
         if op0.kind == "batch_norm":
-            state.append(("num_batches_tracked", None))
+            state.append(("num_batches_tracked", counter if has_counter else None))
         modules[prefix] = ModuleSpec(op0, prefix, ctor0, state)
     # a param op of an owned key that nobody in the group uses (a duplicate nn.param of the same key
     # feeding something else) makes the module unusable
@@ -364,7 +369,7 @@ class _Emitter:
                 elif types[k] != op.result.type:
                     raise EmitError(f"param '{sanitize(k)}' is read with two different types")
         self.keys, self.key_types = keys, types
-        self.modules = _find_modules(func, keys)
+        self.modules = _find_modules(func, keys, types)
         self.root = Node("", "")
         self.key_expr: dict[str, str] = {}  # source key -> expression in forward
         self.module_expr: dict[str, str] = {}  # source prefix -> expression
