@@ -67,6 +67,12 @@ CASES = {
     "reshape_linear": ("%f = nn.reshape(%r) {shape = [-1, 144]} : tensor<2x144xf32>\n"
                        "    %fw = nn.param() {key = \"fc.weight\"} : tensor<5x144xf32>\n"
                        "    %y = nn.linear(%f, %fw) : tensor<2x5xf32>", "2x5", "flatten", "start_axis", 1),
+    "se_block": ("%m = nn.mean(%r) {axes = [1, 2]} : tensor<2x4xf32>\n"
+                 "    %sw = nn.param() {key = \"se.weight\"} : tensor<4x4xf32>\n"
+                 "    %l = nn.linear(%m, %sw) : tensor<2x4xf32>\n"
+                 "    %g = nn.sigmoid(%l) : tensor<2x4xf32>\n"
+                 "    %s = nn.reshape(%g) {shape = [-1, 1, 1, 4]} : tensor<2x1x1x4xf32>\n"
+                 "    %y = nn.mul(%r, %s) : tensor<2x6x6x4xf32>", "2x6x6x4", "mul", None, None),
     "max_pool_nhwc": ("%y = nn.max_pool2d(%r) {kernel_size = [2, 2], layout = \"nhwc\", stride = [2, 2]} : tensor<2x3x3x4xf32>",
                       "2x3x3x4", "max_pool2d", "layout", "nchw"),
 }

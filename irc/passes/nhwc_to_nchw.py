@@ -124,7 +124,9 @@ class _Converter:
         inv = inverse(p)
         q = tuple(inv[t] for t in target)
         back = target == ident(len(target)) and v.owner is not None and id(v.owner) in self.absorbed
-        return self.permute(nv, q, v.name + "_nchw", v if back else None)
+        r = len(target)
+        suffix = "_nchw" if target == channels_first(r) else "_nhwc" if (r == 4 and p == channels_first(4)) else "_t"
+        return self.permute(nv, q, v.name + suffix, v if back else None)
 
     def permute(self, nv, q, name, source=None):
         """nv.permute(q): at compile time for params/constants, else an nn.transpose (cached)."""
@@ -137,6 +139,13 @@ class _Converter:
         if is_const(nv):
             arr = const_array(self.module, nv)
             out = self.const_like(nv, np.ascontiguousarray(arr.transpose(q)), name)
+        elif self.only_moves_ones(nv.type, q) is not None:  # [N, 1, 1, C] -> [N, C, 1, 1] is a free reshape
+            op = self.rw.create("nn.reshape", [nv], {"shape": self.only_moves_ones(nv.type, q)},
+                                [permuted(nv.type, q)], [name])
+            if source is not None:
+                self.rw.adopt_names([op.result], [source])
+            self.rw.insert_before(self.anchor, op)
+            out = op.result
         else:
             op = self.rw.create("nn.transpose", [nv], {"perm": list(q)}, [permuted(nv.type, q)], [name])
             if source is not None:  # it *is* that source value again: let it have its name back
@@ -145,6 +154,16 @@ class _Converter:
             out = op.result
         self.cache[key] = out
         return out
+
+    @staticmethod
+    def only_moves_ones(t, q):
+        """The reshape `shape` equal to t.permute(q) when q moves only size-1 dims, else None."""
+        moved = [d for d in q if t.shape[d] != 1]
+        if moved != sorted(moved):
+            return None
+        from .canonicalize import reshape_target
+
+        return reshape_target(t, permuted(t, q), {i: i for i in range(t.rank) if q[i] == i})
 
     def const_like(self, nv, arr, name):
         if nv.owner.name == "nn.param":
