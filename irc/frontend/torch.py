@@ -78,14 +78,25 @@ def _example_inputs(input_types, n):
 def _short_reason(e: Exception) -> str:
     text = str(e).strip().split("\n")
     lines = [ln.strip() for ln in text if ln.strip()]
-    short = " ".join(lines[:3]).split(" Suggested fixes:")[0].split(" For more information, run with")[0]
+    short = re.sub(r' ?For more information, run with TORCH_LOGS="[^"]*"\.?', "", " ".join(lines[:3]))
+    short = short.split(" Suggested fixes:")[0]
     return short[:400] or type(e).__name__
+
+
+def _copy_module(model):
+    """A deep copy of `model` that shares its parameter and buffer tensors.
+
+    torch.export only reads them (through fake tensors), so copying them would only double the
+    memory a large model needs; everything else (submodules, attributes, flags) is copied."""
+    memo = {id(t): t for t in model.parameters()}
+    memo.update((id(t), t) for t in model.buffers())
+    return copy.deepcopy(model, memo)
 
 
 def export(model, input_types, batch, warn):
     """torch.export a deep copy of `model` in eval mode; returns (ExportedProgram, the copy)."""
     try:
-        root = copy.deepcopy(model)
+        root = _copy_module(model)
     except Exception as e:
         raise IrcError(f"cannot copy the model for export (irc never exports the user's own object): "
                        f"{_short_reason(e)}") from None
@@ -107,7 +118,7 @@ def export(model, input_types, batch, warn):
                 return ep, root
             except Exception as e:
                 warn(f"export with a dynamic batch failed, importing with batch 1 instead: {_short_reason(e)}")
-                root = copy.deepcopy(model).eval()
+                root = _copy_module(model).eval()
                 batch = 1
         try:
             ep = torch.export.export(root, _example_inputs(input_types, batch), strict=False)
@@ -116,7 +127,7 @@ def export(model, input_types, batch, warn):
     return ep, root
 
 
-def script_to_module(model, input_types):
+def script_to_module(model, input_types, batch=1):
     """A TorchScript module → an equivalent fx GraphModule, through torch's TorchScript converter."""
     try:
         from torch._export.converter import TS2EPConverter
@@ -125,7 +136,8 @@ def script_to_module(model, input_types):
                        "Import the original nn.Module (or its state_dict with --arch) instead") from None
     try:
         with torch.no_grad():
-            return TS2EPConverter(model, _example_inputs(input_types, 1)).convert().module()
+            n = 2 if batch == "dynamic" else int(batch)
+            return TS2EPConverter(model, _example_inputs(input_types, n)).convert().module()
     except Exception as e:
         raise IrcError(f"torch.export cannot export this TorchScript model: {type(e).__name__}: {_short_reason(e)}. "
                        "Import the original nn.Module (or its state_dict with --arch) instead") from None
@@ -135,7 +147,8 @@ def script_to_module(model, input_types):
 def quiet_torch():
     """Keep torch.export's own warnings and log lines off the user's terminal."""
     loggers = [logging.getLogger(n) for n in ("torch._export", "torch.export", "torch._dynamo", "torch.fx",
-                                               "torch._subclasses", "torch.fx.experimental.symbolic_shapes")]
+                                               "torch._subclasses", "torch.fx.experimental.symbolic_shapes",
+                                               "torch.export.pt2_archive._package")]
     levels = [lg.level for lg in loggers]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -351,11 +364,11 @@ class _Lowerer:
         return key
 
     def _store(self, key, t):
+        # no copy: the store keeps a read-only NumPy view of the model's tensor (a 4 GB model stays 4 GB)
         t = t.detach().cpu().contiguous()
-        if t.dtype == torch.bfloat16:
-            self.weights.add(key, t.view(torch.int16).numpy().view("uint16"), dtype="bf16")
-        else:
-            self.weights.add(key, t.numpy().copy())
+        arr = t.view(torch.int16).numpy().view("uint16") if t.dtype == torch.bfloat16 else t.numpy()
+        arr.flags.writeable = False
+        self.weights.add(key, arr, dtype="bf16" if t.dtype == torch.bfloat16 else None)
 
     def param(self, node):
         key, t = self.param_nodes[node]
@@ -1310,7 +1323,10 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
     batch: an int, or "dynamic" for a `?` batch dimension (export with an example batch of 2 and a
     torch.export.Dim; if export refuses, fall back to batch 1 with a warning saying why).
     progress: optional callable(str) told about the slow steps. warn: callable(str) for warnings
-    (default: warnings.warn). The model itself is never modified: a deep copy is exported.
+    (default: warnings.warn). The model itself is never modified: a deep copy is exported. The copy
+    shares the model's parameter and buffer tensors, and so do the returned module's weights
+    (read-only views, written out by irc.save / emit): change the model in place after importing it
+    and the module sees the change.
     """
     warn = warn or (lambda msg: warnings.warn(msg, stacklevel=2))
     progress = progress or (lambda msg: None)
@@ -1325,7 +1341,7 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
         with quiet_torch():
             if isinstance(model, torch.jit.ScriptModule):
                 name = name or getattr(model, "original_name", "") or "model"
-                model = script_to_module(model, input_types)
+                model = script_to_module(model, input_types, batch)
             else:
                 name = name or type(model).__name__
             ep, root = export(model, input_types, batch, warn)

@@ -266,7 +266,10 @@ def load_source(path: str, arch: str | None = None, arch_args=None, trust_pickle
 
     if kind == "pt2":
         try:
-            return Source(torch.export.load(path), "exported program", path)
+            from .torch import quiet_torch
+
+            with quiet_torch():  # torch logs a warning for archives not named *.pt2; the content decides here
+                return Source(torch.export.load(path), "exported program", path)
         except Exception as e:
             raise IrcError(f"{path}: cannot load the torch.export archive: {type(e).__name__}: {e}") from None
     if kind == "torchscript":
