@@ -159,8 +159,8 @@ def test_command_exit_codes(fake_loader, ir_path, tmp_path, capsys):
     eps = _edited(ir_path, "epsilon = 1e-05", "epsilon = 0.001", tmp_path, "eps.ir")
     assert main(["small.pth", "--ir", eps]) == 1
     assert main(["small.pth", "--ir", eps, "--rtol", "0.5", "--atol", "0.5", "--arch", "resnet18",
-                 "--arch-args", "num_classes=10", "--trust-pickle"]) == 0
-    assert fake_loader[-1] == ("small.pth", "resnet18", "num_classes=10", True)
+                 "--arch-args", '{"num_classes": 10}', "--trust-pickle"]) == 0
+    assert fake_loader[-1] == ("small.pth", "resnet18", '{"num_classes": 10}', True)
     capsys.readouterr()
     # --rule pass on an exact IR still passes; emitted directories work the same way
     import irc

@@ -8,11 +8,13 @@ from ..ir import IrcError
 from ._cli import info, make_parser, run
 
 EXAMPLE = """\
-  irc-import resnet50.pth -o resnet50.ir
+  irc-import resnet50.pth --shape 3,224,224 --batch dynamic -o resnet50.ir
   irc-check resnet50.pth --ir resnet50.ir              # the IR, run by the torch executor
   irc-emit resnet50.ir --target pytorch -o resnet50_pt/
   irc-check resnet50.pth --emitted resnet50_pt/        # the emitted model.py + model.safetensors
-  irc-check torchvision:resnet50 --ir r50.opt.ir --rule pass   # after fuse-bn
+  irc-opt resnet50.ir --pass fuse-bn -o r50.opt.ir
+  irc-check r50_weights.pth --arch torchvision.models:resnet50 --ir r50.opt.ir
+      # a state_dict needs --arch; fused weights are new, so the rule picked is `pass`
   irc-emit resnet50.ir --target onnx -o resnet50.onnx
   irc-check resnet50.pth --onnx resnet50.onnx           # in onnxruntime (always the pass rule)
 
@@ -41,8 +43,9 @@ def _main(argv):
     p.add_argument("--rtol", type=float, help="override the rule's relative tolerance")
     p.add_argument("--atol", type=float, help="override the rule's absolute tolerance")
     p.add_argument("--seed", type=int, default=0, help="seed for the random inputs (default 0)")
-    p.add_argument("--arch", help="as irc-import: the architecture for a state_dict-only checkpoint")
-    p.add_argument("--arch-args", help="as irc-import: arguments for --arch")
+    p.add_argument("--arch", help="as irc-import: the architecture for a state_dict, package.module:callable or "
+                                  "path/to/file.py:Class")
+    p.add_argument("--arch-args", metavar="JSON", help="as irc-import: keyword arguments for --arch, a JSON object")
     p.add_argument("--trust-pickle", action="store_true",
                    help="as irc-import: allow loading a pickled whole-model checkpoint (can run code)")
     args = p.parse_args(argv)
