@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import sys
 from dataclasses import dataclass, field
 
 from .fidelity import Verdict, compare
@@ -270,6 +271,16 @@ def check(source, *, ir: str | Module | None = None, emitted: str | None = None,
             result.rows.append((batch, name, compare(r, o, chosen, rtol=rtol, atol=atol)))
     return result
 
+
+class _CallableModule(type(os)):
+    """`irc.check` is both this module and its `check` function: once the module is imported, Python
+    binds the package attribute `irc.check` to the module, so the module itself forwards calls."""
+
+    def __call__(self, *args, **kwargs):
+        return check(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = [
     "CheckResult",

@@ -204,3 +204,10 @@ def test_command_with_the_real_loader(source, ir_path, tmp_path, capsys):
     assert "[batch 3] head_1:" in out and "(bit-identical)" in out
     wrong = _edited(ir_path, "nn.relu(", "nn.sigmoid(", tmp_path)
     assert main([str(weights), "--arch", f"{arch}:Small", "--ir", wrong]) == 1
+
+
+def test_irc_check_is_callable_even_after_the_module_is_imported(source, ir_path):
+    import irc
+    import irc.check  # binds the attribute irc.check to the module
+
+    assert irc.check(source, ir=ir_path).ok
