@@ -22,14 +22,23 @@ Nothing from the model reaches model.py unsanitised: every identifier is `[A-Za-
 model text, and a final `ast` check refuses to write a file that breaks this.
 
 A key path segment that is already a plain ASCII identifier (not a Python keyword, not an nn.Module
-attribute, no leading `__`) or a number is kept as is: for every ordinary model the emitted
-state_dict keys equal the source's. Any other segment (`"a; import os"`, `class`, `é`, `1x`) becomes
-a sanitised attribute (`a_import_os`, `class_`, `u00e9`, `_1x`), made unique among its siblings with
-`_1`, `_2`. The trade-off: for such a model the emitted keys are the sanitised ones, model.safetensors
-is written under them (its `__metadata__` records `irc.source_keys`, the original key of every renamed
-tensor, as data), and `load_state_dict(source.state_dict())` needs that renaming first. Writing the
-original strings into the code would make the keys equal but lets a model author put text into a
-Python file, which is what the sanitising is for.
+attribute such as `forward` or `training`, no leading `__`) or a plain number is kept as is: for every
+ordinary model the emitted state_dict keys equal the source's, in the source's order. Any other
+segment (`"a; import os"`, `class`, `é`, `模型`, `1abc`, `007`) becomes a sanitised attribute
+(`a_import_os`, `class_`, `e`, `u6a21_u578b`, `_1abc`, `_007`); clean siblings keep their names first,
+then sanitised ones that collide (`a-b` beside `a_b`, `é` beside `e`) get `_1`, `_2`.
+
+The trade-off between "state_dict keys equal the source's" and "no model text in the code": for a
+model with such names the emitted keys are the sanitised ones. model.safetensors is written under the
+emitted keys (so `load()` is a plain strict `load_state_dict`), and its `__metadata__` records
+`irc.source_keys`, {emitted key: source key} for every renamed tensor, as data; `irc-check` uses it,
+and `load_state_dict(source.state_dict())` works after that renaming. Writing the original strings
+into the code (`add_module("a; import os", ...)`) would keep the keys equal, but a model author could
+then place arbitrary text in a Python file a user will run, and no escaping rule is as easy to audit
+as "only [A-Za-z0-9_] ever reaches the file".
+
+Value names become locals the same way (`%layer1.0.conv1` → `layer1_0_conv1`, `%1` → `v1`), never
+shadowing a builtin, keyword, `self`, `torch`, `F`, `nn` or a helper (`%sum` → `sum_`), and unique.
 """
 
 from __future__ import annotations
