@@ -132,3 +132,14 @@ def test_hostile_hand_written_ir(tmp_path):
         x = torch.randn(batch, 4, 4, 4)
         ref, out = run_both(m, model, [x])
         assert torch.equal(ref[0], out[0])
+
+
+def test_no_free_text_attribute_reaches_the_emitter():
+    """The emitted code writes op attributes as literals; its safety rests on every string attribute
+    being an enum checked by the verifier (nn.param's key is never written: it becomes a sanitised
+    attribute path). A new free-text attribute needs sanitising in the emitter first."""
+    from irc.ir.ops import OPS
+
+    free = [(name, a.name) for name, d in OPS.items() for a in d.attrs.values()
+            if a.kind == "str" and name != "nn.param"]
+    assert not free, free
