@@ -147,6 +147,11 @@ def _same_weights(pairs) -> tuple[bool, str]:
                    "passes; --rule exact to demand bit-exactness")
 
 
+def _first_line(e) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0][:300] if lines else ""
+
+
 def as_callable(source):
     """An eval-mode callable module for what load_source returns (a Source holding an nn.Module, a
     ScriptModule or an ExportedProgram) or for a module given directly."""
@@ -260,9 +265,19 @@ def check(source, *, ir: str | Module | None = None, emitted: str | None = None,
         if shapes in seen_shapes:
             continue  # a static batch: one size is all there is
         seen_shapes.add(shapes)
+        desc = ", ".join("x".join(str(d) for d in sh) for sh in shapes)
         with torch.no_grad():
-            ref = flatten_outputs(source(*inputs))
-            out = flatten_outputs(run(*inputs))
+            try:
+                ref = flatten_outputs(source(*inputs))
+            except Exception as e:  # noqa: BLE001  (a model can raise anything)
+                raise IrcError(f"the source model fails on inputs of shape {desc} (the IR's input shapes): "
+                               f"{type(e).__name__}: {_first_line(e)}") from None
+            try:
+                out = flatten_outputs(run(*inputs))
+            except Exception as e:  # noqa: BLE001
+                result.problems.append(f"[batch {batch}] FAIL: the {target} fails on inputs of shape {desc}: "
+                                       f"{type(e).__name__}: {_first_line(e)}")
+                continue
         if len(ref) != len(out):
             result.problems.append(f"[batch {batch}] FAIL: the source gives {len(ref)} outputs, the target {len(out)}")
             continue

@@ -211,3 +211,12 @@ def test_irc_check_is_callable_even_after_the_module_is_imported(source, ir_path
     import irc.check  # binds the attribute irc.check to the module
 
     assert irc.check(source, ir=ir_path).ok
+
+
+def test_a_source_that_does_not_fit_the_ir_is_a_user_error(ir_path):
+    from irc.check import check
+    from irc.ir import IrcError
+
+    other = nn.Sequential(nn.Conv2d(5, 2, 1))  # wants 5 channels; the IR feeds 3
+    with pytest.raises(IrcError, match="source model fails on inputs of shape 1x3x8x8"):
+        check(other, ir=ir_path)
