@@ -7,7 +7,7 @@ import pytest
 from test_pass_common import assert_same_numbers, check_golden, load_pair, op_kinds, run_pipeline
 
 
-@pytest.mark.parametrize("name, left", [("fuse_bn_after", 1), ("fuse_bn_before", 1), ("fuse_bn_nhwc", 0)])
+@pytest.mark.parametrize("name, left", [("fuse_bn_after", 1), ("fuse_bn_before", 1), ("fuse_bn_nhwc", 0), ("fuse_bn_chain", 0)])
 def test_fuse_bn_golden_and_numbers(tmp_path, name, left):
     before, after = load_pair(name + ".ir", tmp_path)
     run_pipeline(after, "fuse-bn")

@@ -93,11 +93,17 @@ class Rewriter:
     def commit(self) -> bool:
         if self._erased or self._inserts:
             ops = []
-            for op in self.func.ops:
-                ops.extend(o for o in self._inserts.pop(id(op), ()) if id(o) not in self._erased)
+
+            def place(op):  # what was inserted before op (also before a new op), then op unless erased
+                for new in self._inserts.pop(id(op), ()):
+                    place(new)
                 if id(op) not in self._erased:
                     ops.append(op)
-            ops.extend(o for o in self._inserts.pop(id(self.func.ret), ()) if id(o) not in self._erased)
+
+            for op in self.func.ops:
+                place(op)
+            for new in self._inserts.pop(id(self.func.ret), ()):
+                place(new)
             self.func.ops = ops
             self._erased.clear()
         return self.changed

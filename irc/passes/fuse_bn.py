@@ -55,15 +55,18 @@ class FuseBatchNorm(Pass):
     def apply(self, module) -> bool:
         changed = False
         for func in module.funcs:
-            rw = Rewriter(func)
-            consts = Consts(module, rw)
-            for bn in list(func.ops):
-                if bn.name != "nn.batch_norm" or rw.is_erased(bn):
-                    continue
-                if not self._fuse_after(module, rw, consts, bn):
-                    self._fuse_before(module, rw, consts, bn)
-            consts.finish()
-            changed |= rw.commit()
+            while True:  # again after a fusion: a BN before a BN that fused can now be adjacent to the op
+                rw = Rewriter(func)
+                consts = Consts(module, rw)
+                for bn in list(func.ops):
+                    if bn.name != "nn.batch_norm" or rw.is_erased(bn):
+                        continue
+                    if not self._fuse_after(module, rw, consts, bn):
+                        self._fuse_before(module, rw, consts, bn)
+                consts.finish()
+                if not rw.commit():
+                    break
+                changed = True
         return changed
 
     # -- helpers
