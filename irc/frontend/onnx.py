@@ -674,6 +674,36 @@ def _shape_arith(fn):
     return h
 
 
+def _sym_equal(a, b):
+    if not isinstance(a, Sym) and not isinstance(b, Sym):
+        return a == b
+    if isinstance(a, Sym) and isinstance(b, Sym):
+        if a.same(b):
+            return True
+        return Opaque()
+    n = b if isinstance(a, Sym) else a
+    if n < 0:  # a dimension is never negative: the exporters' "== -1" tests are false
+        return False
+    return Opaque()
+
+
+@handles("Equal", table=SHAPE_OPS)
+def _shape_equal(L, node, ins):
+    out = np.vectorize(_sym_equal, otypes=[object])(_sym_array(L, ins[0]), _sym_array(L, ins[1]))
+    if any(isinstance(v, Sym) for v in out.ravel()):
+        raise Unsupported("comparing dynamic dimensions whose values are known only at run time")
+    return Const(out.astype(bool))
+
+
+@handles("Where", table=SHAPE_OPS)
+def _shape_where(L, node, ins):
+    if not isinstance(ins[0], Const):
+        raise Unsupported("Where on a shape with a condition known only at run time")
+    cond = ins[0].array.astype(bool)
+    a, b = _sym_array(L, ins[1]), _sym_array(L, ins[2])
+    return _shp_or_const(np.where(cond, a, b))
+
+
 for _k, _f in {"Add": lambda a, b: a + b, "Sub": lambda a, b: a - b, "Mul": lambda a, b: a * b,
                "Div": lambda a, b: a // b if not isinstance(a, Sym) and not isinstance(b, Sym) else Opaque()}.items():
     SHAPE_OPS[_k] = _shape_arith(_f)
