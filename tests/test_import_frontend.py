@@ -259,3 +259,12 @@ def test_flops():
     conv = 2 * (2 * 8 * 4 * 4) * 3 * 3 * 3
     fc = 2 * (2 * 10) * 128
     assert count_flops(m) == conv + fc
+
+
+def test_import_irc_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, irc; assert 'torch' not in sys.modules; from irc.ir import flops; assert 'torch' not in sys.modules"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from ..ir import IrcError, DTYPES
+from ..ir import DTYPES, IrcError
 from ._cli import info, make_parser, run
 
 EXAMPLE = """\
@@ -147,7 +147,8 @@ def _main(argv):
     shape_note = ", ".join(str(a.type) for a in module.main.args)
     flops = format_flops(count_flops(module)) + (" per sample" if dynamic else "")
     wname = os.path.splitext(os.path.basename(out))[0] + ".safetensors"
-    info(args, f"irc-import: wrote {out} and {wname} from {src.kind} {os.path.basename(args.model)}\n"
+    written = f"{out} and {wname}" if any(op.name == "nn.param" for op in module.ops()) else out
+    info(args, f"irc-import: wrote {written} from {src.kind} {os.path.basename(args.model)}\n"
                f"  inputs: {shape_note}\n  {summary(module)}\n  {flops} at the imported shape")
     return 0
 
