@@ -268,3 +268,36 @@ def test_import_irc_does_not_import_torch():
     code = "import sys, irc; assert 'torch' not in sys.modules; from irc.ir import flops; assert 'torch' not in sys.modules"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_ops_raised_to_others():
+    """conv1d, embedding, pixel_shuffle, PReLU, max over a dim, square, reciprocal: no ops of their own."""
+    class Mixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv1d(4, 8, 3, padding="same")
+            self.c1b = nn.Conv1d(8, 8, 3, stride=2, padding=1, groups=2)
+            self.emb = nn.Embedding(10, 6)
+            self.ps = nn.PixelShuffle(2)
+            self.pr = nn.PReLU(8)
+            self.conv = nn.Conv2d(3, 8, 1)
+
+        def forward(self, x, seq, idx):
+            a = self.c1b(self.c1(seq)).amax(2)
+            b = self.emb(idx).sum(1)
+            c = self.ps(self.pr(self.conv(x)))
+            d = torch.max(c, 1)[0].square().sum() + (1.0 / (c.abs() + 1)).mean()
+            return a, b, c, d
+
+    model = randomize_(Mixed())
+    m = irc.import_model(model, [((3, 4, 4), "f32"), ((4, 12), "f32"), ((5,), "i64")], batch="dynamic")
+    kinds = {op.kind for op in m.main.ops}
+    assert {"conv2d", "gather", "reduce_max", "minimum"} <= kinds
+    assert m.main.args[2].type.dtype == "i64"
+    run = Executor(m)
+    for b in (1, 3):
+        args = (torch.randn(b, 3, 4, 4), torch.randn(b, 4, 12), torch.randint(0, 10, (b, 5)))
+        with torch.no_grad():
+            ref = model(*args)
+        for r, o in zip(ref, run(*args)):
+            assert_close(r, o)

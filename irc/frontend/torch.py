@@ -1269,6 +1269,82 @@ def _up_bilinear(L, node, x, output_size, align_corners, scales_h=None, scales_w
     return _upsample(L, node, x, "bilinear", output_size, None, align_corners)
 
 
+# -- more ops, raised to the ones above
+
+
+@lowering(aten.conv1d.default, aten.conv1d.padding)
+def _conv1d(L, node, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """conv1d as conv2d over a height of 1 (what torch does inside, too)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [[0, 0], [0, 0]]
+        else:
+            k, d = w.meta["val"].shape[2], _ints(dilation)[0]
+            total = d * (k - 1)
+            pads = [[0, 0], [total // 2, total - total // 2]]
+    else:
+        p = _ints(padding)[0]
+        pads = [[0, 0], [p, p]]
+    x4 = L.emit("unsqueeze", [_v(L, x)], {"axes": [2]})
+    w4 = L.emit("unsqueeze", [_v(L, w)], {"axes": [2]})
+    operands = [x4, w4] + ([_v(L, b)] if b is not None else [])
+    y = L.emit("conv2d", operands, {"stride": [1, _ints(stride)[0]], "padding": pads,
+                                    "dilation": [1, _ints(dilation)[0]], "groups": groups})
+    return L.result("squeeze", [y], {"axes": [2]})
+
+
+@lowering(aten.embedding.default)
+def _embedding(L, node, w, idx, padding_idx=-1, scale_grad=False, sparse=False):
+    return L.result("gather", [_v(L, w), _v(L, idx)], {"axis": 0})
+
+
+@lowering(aten.pixel_shuffle.default)
+def _pixel_shuffle(L, node, x, r):
+    _, c, h, w = [_dim(d) for d in x.meta["val"].shape]
+    if None in (c, h, w):
+        raise Unsupported("pixel_shuffle with dynamic channel or spatial sizes")
+    c2 = c // (r * r)
+    y = L.emit("reshape", [_v(L, x)], {"shape": [0, c2, r, r, h, w]})
+    y = L.emit("transpose", [y], {"perm": [0, 1, 4, 2, 5, 3]})
+    return L.result("reshape", [y], {"shape": [0, c2, h * r, w * r]})
+
+
+@lowering(aten.max.dim, aten.min.dim)
+def _max_dim(L, node, x, dim, keepdim=False):
+    kind = "reduce_max" if node.target is aten.max.dim else "reduce_min"
+    return [L.result(kind, [_v(L, x)], {"axes": [int(dim)], "keepdims": bool(keepdim)}, i=0), None]
+
+
+@lowering(aten.sum.default)
+def _sum_all(L, node, x, dtype=None):
+    return L.result("sum", [_v(L, x, L.out_type().dtype)], {"axes": list(range(x.meta["val"].dim())),
+                                                            "keepdims": False})
+
+
+@lowering(aten.square.default)
+def _square(L, node, x):
+    v = _v(L, x)
+    return L.result("mul", [v, v])
+
+
+@lowering(aten.reciprocal.default)
+def _reciprocal(L, node, x):
+    v = _v(L, x)
+    return L.result("div", [L.constant(1.0, v.type.dtype), v])
+
+
+@lowering(aten.prelu.default, aten._prelu_kernel.default)
+def _prelu(L, node, x, w):
+    """relu(x) + w * min(x, 0), with w broadcast over the channel axis."""
+    v, wv = _v(L, x), _v(L, w)
+    rank = v.type.rank
+    if wv.type.numel() != 1 and rank > 2:
+        wv = L.emit("reshape", [wv], {"shape": [-1] + [1] * (rank - 2)})
+    pos = L.emit("relu", [v])
+    neg = L.emit("minimum", [v, L.constant(0.0, v.type.dtype)])
+    return L.result("add", [pos, L.emit("mul", [neg, wv])])
+
+
 # ----------------------------------------------------------------------------- decomposition of the rest
 
 
