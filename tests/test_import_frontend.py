@@ -301,3 +301,10 @@ def test_ops_raised_to_others():
             ref = model(*args)
         for r, o in zip(ref, run(*args)):
             assert_close(r, o)
+
+
+def test_module_name_is_sanitised():
+    m = irc.import_model(nn.ReLU(), [((3,), "f32")], name="3 my model!")
+    assert m.name == "m_3_my_model_"
+    text = irc.print(m)
+    assert irc.print(irc.parse(text)) == text

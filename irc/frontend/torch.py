@@ -506,8 +506,6 @@ class _Lowerer:
         fn = LOWERINGS.get(target)
         if fn is None:
             self.env[node] = _POISON
-            if any(self.env.get(a) is _POISON for a in node.all_input_nodes):
-                pass
             self.fail(node, opname, "no irc lowering")
             return
         try:
@@ -1429,8 +1427,11 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
     except Exception as e:
         raise IrcError(f"torch.export could not decompose the model: {_short_reason(e)}") from None
     progress("lowering to irc IR")
+    mname = sanitize(name)
+    if not re.match(r"[A-Za-z_]", mname):  # a module's @name starts with a letter or _
+        mname = "m_" + mname
     with quiet_torch():
-        module = _Lowerer(ep, root, sanitize(name)).run()
+        module = _Lowerer(ep, root, mname).run()
     progress("verifying")
     verify(module)
     return module

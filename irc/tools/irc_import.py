@@ -104,6 +104,9 @@ def _main(argv):
         raise IrcError(f"refusing to overwrite the input file {out}")
     if not out.endswith(".ir"):
         raise IrcError(f"-o {out}: the output should be an .ir file (its weights go to a .safetensors beside it)")
+    out_dir = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(out_dir):
+        raise IrcError(f"-o {out}: directory {out_dir} does not exist")
     if args.name is not None and not args.name.strip():
         raise IrcError("--name must not be empty")
 
