@@ -352,3 +352,56 @@ module @bn {weights = "bn.safetensors"} {
     assert counter != 0 and int(model.bn.num_batches_tracked) == counter  # the IR's value, not a fresh 0
     ref, out = run_both(m, model, _inputs(m, 3))
     assert torch.equal(ref[0], out[0])
+
+
+ONNXY = """// irc 1
+module @from_onnx {weights = "o.safetensors"} {
+  func @forward(%input: tensor<?x3x8x8xf32>) -> tensor<?x4x8x8xf32> {
+    %w0 = nn.param() {key = "onnx::Conv_193"} : tensor<4x3x3x3xf32>
+    %b0 = nn.param() {key = "onnx::Conv_194"} : tensor<4xf32>
+    %layer1.0.conv1 = nn.conv2d(%input, %w0, %b0) {dilation = [1, 1], groups = 1, padding = [[1, 1], [1, 1]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %w1 = nn.param() {key = "head"} : tensor<4x4x1x1xf32>
+    %head = nn.conv2d(%layer1.0.conv1, %w1) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %w2 = nn.param() {key = "/blocks/Conv_output_0"} : tensor<4x4x1x1xf32>
+    %blocks.1 = nn.conv2d(%head, %w2) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %w3 = nn.param() {key = "shared"} : tensor<4x4x1x1xf32>
+    %s1 = nn.conv2d(%blocks.1, %w3) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %s2 = nn.conv2d(%s1, %w3) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [2, 2]} : tensor<?x4x4x4xf32>
+    %up = nn.upsample(%s2) {scales = [2.0, 2.0]} : tensor<?x4x8x8xf32>
+    %w4 = nn.param() {key = "onnx::Conv_7"} : tensor<4x4x1x1xf32>
+    %tok.proj = nn.conv2d(%up, %w4) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %t = nn.param() {key = "tok"} : tensor<1x4x1x1xf32>
+    %out = nn.add(%tok.proj, %t) : tensor<?x4x8x8xf32>
+    return %out : tensor<?x4x8x8xf32>
+  }
+}
+"""
+
+
+def test_params_not_named_like_a_module_get_a_module_at_the_value_name(tmp_path):
+    """ONNX initializers (`onnx::Conv_193`) or fresh pass keys: the module goes at the op's value name
+    when its params are its own; the emitted keys are then new, and model.safetensors' metadata maps
+    them back. A value name that would clash with a param path, or a shared weight, stays functional."""
+    from irc.check import emitted_source_keys
+
+    m = ir_from_text(ONNXY, tmp_path, "o.ir")
+    emit(m, tmp_path / "out")
+    src = (tmp_path / "out" / "model.py").read_text()
+    lint(tmp_path / "out" / "model.py")
+    audit(src)
+    assert "Conv_193" not in src and "onnx::" not in src
+    model = import_model_py(tmp_path / "out").load()
+    assert isinstance(model.layer1[0].conv1, torch.nn.Conv2d)
+    assert isinstance(model.blocks[1], torch.nn.Conv2d)
+    assert isinstance(model.head, torch.nn.Conv2d)  # `head` was its own weight's key: now head.weight
+    assert isinstance(model.shared, torch.nn.Parameter)  # read by two convs
+    assert isinstance(model.tok, torch.nn.Parameter)  # `tok.proj` would sit under the tensor `tok`
+    assert "F.conv2d(up, self.onnx_Conv_7," in src
+    mapping = emitted_source_keys(str(tmp_path / "out"))
+    assert mapping == {"layer1.0.conv1.weight": "onnx::Conv_193", "layer1.0.conv1.bias": "onnx::Conv_194",
+                       "blocks.1.weight": "/blocks/Conv_output_0", "head.weight": "head",
+                       "onnx_Conv_7": "onnx::Conv_7"}
+    assert set(model.state_dict()) == set(mapping) | {"shared", "tok"}
+    for batch in (1, 3):
+        ref, out = run_both(m, model, _inputs(m, batch))
+        assert torch.equal(ref[0], out[0])

@@ -10,6 +10,10 @@ What the emitted file looks like
   expressions the torch executor runs. Params used any other way (shared between different ops, a
   bare `nn.Parameter` such as ViT's class token, a module with extra tensors) are registered as
   parameters/buffers at their key path and used functionally.
+- An op whose params are its own but not named like a module's (ONNX initializers such as
+  `onnx::Conv_193`, fresh keys a pass made) still becomes a module, at its value name
+  (`%layer1.0.conv1` → `self.layer1[0].conv1`), unless that path clashes with another param's. Its
+  tensors are then stored under the new keys (recorded in `irc.source_keys`, see below).
 - Intermediate paths (`layer1`, `layer1.0`) are plain containers; numbered children (the
   `0`, `1`, ... of an nn.Sequential) are reached by index, `self.layer1[0].conv1`, through a
   five-line `Container` class written into the file when needed.
@@ -350,6 +354,67 @@ def _find_modules(func, keys_in_order, key_types) -> dict[str, ModuleSpec]:
     return modules
 
 
+def _value_named_modules(func, modules, keys_in_order, key_types) -> dict[str, str]:
+    """Modules for ops whose params are not named like a module's state_dict (ONNX initializers such
+    as `onnx::Conv_193`, fresh keys a pass made): when every param of the op is read by this op alone,
+    the module goes at the op's value name (`%layer1.0.conv1` → `self.layer1[0].conv1`) and its
+    tensors are relocated there. Adds to `modules`; returns {IR key: relocated key}."""
+    readers: dict[str, int] = {}
+    for op in func.ops:
+        if op.name == "nn.param":
+            readers[op.attrs["key"]] = readers.get(op.attrs["key"], 0) + 1
+    taken_keys = set(keys_in_order)  # paths in use: every key, and every module path
+    module_paths = set(modules)
+    relocate: dict[str, str] = {}
+    for op in func.ops:
+        if op.kind not in MODULE_OPS or len(op.operands) < 2:
+            continue
+        w = _param_op(op.operands[1])
+        if w is None or _module_key_prefix(w.attrs["key"]) in modules:
+            continue
+        suffixes = _SUFFIXES[op.kind]
+        keys, types, ok = [], [], True
+        for slot in range(1, 1 + len(suffixes)):
+            v = op.operands[slot] if slot < len(op.operands) else None
+            if v is None:
+                keys.append(None)
+                types.append(None)
+                continue
+            p = _param_op(v)
+            if p is None or len(v.uses) != 1 or readers.get(p.attrs["key"]) != 1 or p.attrs["key"] in relocate:
+                ok = False
+                break
+            keys.append(p.attrs["key"])
+            types.append(p.result.type)
+        if not ok:
+            continue
+        ctor = _module_ctor(op, types)
+        path = ".".join(seg for seg in op.result.name.split(".") if seg)
+        if ctor is None or not path:
+            continue
+        own = {k for k in keys if k is not None}
+        new = {f"{path}.{s}" for s, k in zip(suffixes, keys) if k is not None}
+        others = taken_keys - own
+        if path in others or path in module_paths or any(
+                k.startswith(path + ".") or path.startswith(k + ".") or k in new for k in others) or any(
+                m.startswith(path + ".") or path.startswith(m + ".") for m in module_paths):
+            continue
+        state = [(sfx, k) for sfx, k in zip(suffixes, keys) if k is not None]
+        if op.kind == "batch_norm":
+            state.append(("num_batches_tracked", None))
+        modules[path] = ModuleSpec(op, path, ctor, state)
+        module_paths.add(path)
+        for sfx, k in zip(suffixes, keys):
+            if k is not None:
+                relocate[k] = f"{path}.{sfx}"
+        taken_keys = (taken_keys - own) | new
+    return relocate
+
+
+def _module_key_prefix(key: str):
+    return key.rsplit(".", 1)[0] if "." in key else None
+
+
 # ----------------------------------------------------------------------------- emitting
 
 
@@ -379,6 +444,7 @@ class _Emitter:
                     raise EmitError(f"param '{sanitize(k)}' is read with two different types")
         self.keys, self.key_types = keys, types
         self.modules = _find_modules(func, keys, types)
+        self.relocate = _value_named_modules(func, self.modules, keys, types)
         self.root = Node("", "")
         self.key_expr: dict[str, str] = {}  # source key -> expression in forward
         self.module_expr: dict[str, str] = {}  # source prefix -> expression
@@ -387,7 +453,7 @@ class _Emitter:
         # so that a clean name always keeps itself and only unclean ones get suffixes
         tree: dict = {}
         for k in keys:
-            parts = k.split(".")
+            parts = self.relocate.get(k, k).split(".")
             level = tree
             for i, seg in enumerate(parts):
                 level = level.setdefault(seg, {})
@@ -396,7 +462,7 @@ class _Emitter:
         self.has_digits = False
         self._assign(self.root, tree)
         for k in keys:
-            parts = k.split(".")
+            parts = self.relocate.get(k, k).split(".")
             node, expr = self.root, "self"
             for i, seg in enumerate(parts):
                 prefix = ".".join(parts[: i + 1])
@@ -567,8 +633,7 @@ def example_inputs(batch=1, seed=0):
         p = _param_op(op.operands[1])
         if p is None:
             return None
-        key = p.attrs["key"]
-        pre = key.rsplit(".", 1)[0] if "." in key else None
+        pre = _module_key_prefix(self.relocate.get(p.attrs["key"], p.attrs["key"]))
         return pre if pre in self.modules and self.modules[pre].op.kind == op.kind else None
 
     def _module_call(self, op, mod, x):
