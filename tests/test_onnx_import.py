@@ -421,3 +421,13 @@ def test_initializers_become_params_keyed_by_sanitised_names(tmp_path):
     conv = next(op for op in module.main.ops if op.name == "nn.conv2d")
     assert conv.result.name == "layer1.0.conv1"  # named after the module path in the node name
     np.testing.assert_array_equal(module.weights.numpy("onnx_Conv_12"), onnx.numpy_helper.to_array(m.graph.initializer[0]))
+
+
+def test_gather_nd_with_constant_indices():
+    # what the dynamo exporter writes for adaptive_avg_pool2d(1x1 -> 7x7): GatherND over [H, W, N, C]
+    idx = np.stack(np.meshgrid(np.array([0, 2, 1]), np.array([1, 0]), indexing="ij"), -1).reshape(3, 1, 2, 2)
+    m = model([h.make_node("Transpose", ["x"], ["t"], perm=[2, 3, 0, 1]),
+               h.make_node("GatherND", ["t", "i"], ["g"]),
+               h.make_node("GatherND", ["t", "i1"], ["g1"])],
+              [("x", [None, 2, 3, 4])], ["g", "g1"], {"i": idx.astype(np.int64), "i1": np.array([[2], [-1]], np.int64)})
+    run_both(m)

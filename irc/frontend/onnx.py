@@ -1284,6 +1284,32 @@ def _gather(L, node):
     return L.emit("gather", [x, iv], {"axis": L.attr("axis", 0)})
 
 
+@handles("GatherND")
+def _gather_nd(L, node):
+    """GatherND with constant indices over static leading dims: a reshape that merges those dims, then a
+    Gather along the merged axis at the flattened indices."""
+    x = L.val(0)
+    if L.attr("batch_dims", 0):
+        raise Unsupported("GatherND with batch_dims")
+    idx = L.const(1, "indices").astype(np.int64)
+    k = idx.shape[-1]
+    lead = x.type.shape[:k]
+    if None in lead:
+        raise Unsupported("GatherND over dynamic dimensions")
+    idx = np.where(idx < 0, idx + np.asarray(lead), idx)
+    flat = np.zeros(idx.shape[:-1], dtype=np.int64)
+    for j in range(k):
+        flat = flat * lead[j] + idx[..., j]
+    rest = list(x.type.shape[k:])
+    if rest.count(None) > 1:
+        raise Unsupported("GatherND on a tensor with several dynamic trailing dims")
+    merged = x if k == 1 else L.emit("reshape", [x], {"shape": [int(np.prod(lead))] + [-1 if d is None else d
+                                                                                      for d in rest]},
+                                      name=L.base_name(node) + "_flat")
+    iv = L.as_value(Const(flat), node.input[1])
+    return L.emit("gather", [merged, iv], {"axis": 0})
+
+
 # ----------------------------------------------------------------------------- resize
 
 
