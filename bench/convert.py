@@ -102,6 +102,16 @@ def _build(name):
     torch.manual_seed(0)
     kw = {"aux_logits": True, "init_weights": True} if name == "inception_v3" else {}
     model = getattr(torchvision.models, name)(weights=None, **kw).eval()
+    # random BatchNorm statistics and affine parameters, as trained models have (freshly initialised
+    # ones make every folded conv bias zero, and exporters then share one zero tensor among them)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
     return model
 
 
@@ -149,7 +159,6 @@ def child(spec):
         import irc
 
         L.wrap(irc.ir.weights.WeightStore, "save", "write .ir weights")
-        L.wrap(irc_pt, "write_atomic", "write emitted weights", pick=lambda p, w: p.endswith(".safetensors"))
         steps = {"decomposing to ATen": "torch.export", "lowering to irc IR": "run_decompositions",
                  "verifying": "lower to IR"}
 
@@ -165,16 +174,31 @@ def child(spec):
         else:
             from irc.frontend.onnx import import_onnx
 
-            module = import_onnx(spec["onnx_in"])
-            L.lap("import_onnx")
+            seen = set()
+
+            def onnx_progress(msg):
+                step = "onnx.load" if msg == "reading shapes" else "shape inference" if msg.startswith("lowering") else None
+                if step and step not in seen:
+                    seen.add(step)
+                    L.lap(step)
+
+            module = import_onnx(spec["onnx_in"], progress=onnx_progress)
+            L.lap("lower to IR")
         if task == "pytorch":
             irc.run_passes(module, "fuse-bn")
             L.lap("fuse-bn")
             irc.save(module, os.path.join(work, "m.ir"))
             L.lap("print + write .ir")
         if task in ("pytorch", "onnx2pt"):
-            irc_pt.emit_pytorch(module, os.path.join(work, "out"))
-            L.lap("emit model.py")
+            emit_steps = {"generating model.py": "emit: verify", "writing model.safetensors": "emit: generate model.py"}
+
+            def emit_progress(msg):
+                for k, v in emit_steps.items():
+                    if msg.startswith(k):
+                        L.lap(v)
+
+            irc_pt.emit_pytorch(module, os.path.join(work, "out"), progress=emit_progress)
+            L.lap("emit: write model.safetensors")
         else:
             from irc.backend.onnx import emit_onnx
 
