@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from helpers import randomize_
 from test_emit_common import ir_from_text
 
@@ -238,7 +237,7 @@ def test_opset_specific_forms(tmp_path):
 
     el = _module("elementwise", tmp_path)
     nl = _module("norm_linalg", tmp_path)
-    kinds = lambda m, opset: {n.op_type for n in build_model(m, opset).graph.node}  # noqa: E731
+    kinds = lambda m, opset: {n.op_type for n in build_model(m, opset).graph.node}
     assert "Gelu" in kinds(el, 20) and "Gelu" not in kinds(el, 18) and "Erf" in kinds(el, 18)
     assert "HardSwish" in kinds(el, 14) and "HardSwish" not in kinds(el, 13)
     assert "LayerNormalization" in kinds(nl, 17) and "LayerNormalization" not in kinds(nl, 13)
@@ -365,8 +364,9 @@ SEEDS = ["vgg16", "inception_v3", "resnet50", "mobilenet_v1", "mobilenet_v2", "m
 
 
 def seed_ir(name, full=False, batch="dynamic"):
-    import irc
     from models.zoo import ZOO
+
+    import irc
 
     quick, hw, big, full_hw = ZOO[name]
     model = randomize_((big if full else quick)(), 0)

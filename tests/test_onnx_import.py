@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from onnx import TensorProto as T  # noqa: E402
-from onnx import helper as h  # noqa: E402
+from onnx import TensorProto as T
+from onnx import helper as h
 
 F32 = T.FLOAT
 

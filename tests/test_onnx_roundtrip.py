@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import warnings
 
 import numpy as np
 import pytest
-
 from helpers import randomize_
 
 torch = pytest.importorskip("torch")
@@ -134,13 +132,14 @@ def test_zoo_quick_round_trip(name, dynamo, tmp_path):
     print(f"{name} ({'dynamo' if dynamo else 'torchscript'}): emitted PyTorch vs onnxruntime max|d| {worst:.3g}")
 
 
-SLOW_ZOO = ["resnet50", "mobilenet_v3_large", "vgg16", "inception_v3", "mobilenet_v2", "googlenet", "densenet121",
-            "squeezenet1_0", "shufflenet_v2", "efficientnet_b0", "regnet_y_400mf", "convnext_tiny", "vit_b_16",
-            "swin_t", "mobilenet_v1", "tiny_yolo_v2", "tiny_yolo_v3"]
+# the full-size seed models go through irc-emit --target onnx in test_onnx_emit.py; here, the torchvision set
+# as the (faster) TorchScript exporter writes it at full size
+SLOW_ZOO = ["inception_v3", "mobilenet_v2", "densenet121", "squeezenet1_0", "efficientnet_b0", "convnext_tiny",
+            "swin_t"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "torchscript"])
+@pytest.mark.parametrize("dynamo", [False], ids=["torchscript"])
 @pytest.mark.parametrize("name", SLOW_ZOO)
 def test_zoo_full_round_trip(name, dynamo, tmp_path):
     """The real torchvision sizes (weights=None, randomised), through both exporters."""
@@ -150,7 +149,7 @@ def test_zoo_full_round_trip(name, dynamo, tmp_path):
     model = randomize_(full(), 0)
     try:
         path = export(model, hw, str(tmp_path / f"{name}.onnx"), dynamo)
-    except Exception as e:  # the exporter's limitation, not irc's
+    except Exception as e:  # noqa: BLE001  (the exporter's limitation, not irc's)
         pytest.skip(f"torch.onnx.export cannot export {name}: {str(e).splitlines()[0][:120]}")
     emitted = import_and_emit(path, tmp_path, name)
     worst = assert_matches_ort(path, emitted, hw, batches=(1, 2))
@@ -172,7 +171,7 @@ def _onnx2torch_result(path, x):
             m = onnx2torch.convert(path)
             with torch.no_grad():
                 out = m(x)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  (report whatever onnx2torch raises)
         return f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
     ref = ort_run(path, x)[0]
     return "ok" if np.allclose(out.numpy(), ref, rtol=1e-3, atol=1e-4) else "converts but differs"

@@ -161,8 +161,8 @@ class Emitter:
             for op in func.ops:
                 if op.name in missing:
                     where.setdefault(op.name, []).append("%" + op.results[0].name if op.results else "?")
-            lines = [f"cannot emit {self.module.name} as ONNX: {len(missing)} op kind(s) have no ONNX mapping; "
-                     "nothing was written"]
+            lines = [(f"cannot emit {self.module.name} as ONNX: {len(missing)} op kind(s) have no ONNX mapping; "
+                      "nothing was written")]
             for k in missing:
                 vals = where[k]
                 lines.append(f"  {k} x{len(vals)}: at {', '.join(vals[:8])}" + (" ..." if len(vals) > 8 else ""))
@@ -451,7 +451,7 @@ def _adaptive(kind):
         for axis, (n, o) in ((2, (h, oh)), (3, (w, ow))):
             if n == o:
                 continue
-            target = outs[0] if axis == 3 or w == ow else e.tmp(outs[0], f"rows")
+            target = outs[0] if axis == 3 or w == ow else e.tmp(outs[0], "rows")
             parts = []
             for i in range(o):
                 s, t = (i * n) // o, -(-((i + 1) * n) // o)
@@ -470,11 +470,15 @@ ONNX_OPS["nn.adaptive_max_pool2d"] = _adaptive("max")
 
 # ----------------------------------------------------------------------------- element-wise
 
+def _plain(kind):
+    return lambda e, op, ins, outs: e.node(kind, ins, outs[0])
+
+
 for _ir, _onnx in {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "log": "Log",
                    "sqrt": "Sqrt", "neg": "Neg", "abs": "Abs", "erf": "Erf", "identity": "Identity",
                    "dropout": "Identity", "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow",
                    "maximum": "Max", "minimum": "Min", "matmul": "MatMul"}.items():
-    ONNX_OPS["nn." + _ir] = (lambda kind: lambda e, op, ins, outs: e.node(kind, ins, outs[0]))(_onnx)
+    ONNX_OPS["nn." + _ir] = _plain(_onnx)
 
 
 def _dtype(op, i=0):
@@ -578,7 +582,7 @@ def _linear(e, op, ins, outs):
 
 @onnx_op("scaled_dot_product_attention")
 def _sdpa(e, op, ins, outs):
-    q, k, v = op.operands[0].type, op.operands[1].type, op.operands[2].type
+    q, k = op.operands[0].type, op.operands[1].type
     out, dt = outs[0], q.dtype
     scale = op.attrs.get("scale")
     if scale is None:
@@ -687,10 +691,13 @@ def _log_softmax(e, op, ins, outs):
 
 # ----------------------------------------------------------------------------- reductions
 
+def _reduction(kind):
+    return lambda e, op, ins, outs: e.reduce(kind, ins[0], op.attrs["axes"], outs[0], op.attrs["keepdims"])
+
+
 for _ir, _onnx in {"mean": "ReduceMean", "sum": "ReduceSum", "reduce_max": "ReduceMax",
                    "reduce_min": "ReduceMin"}.items():
-    ONNX_OPS["nn." + _ir] = (lambda kind: lambda e, op, ins, outs: e.reduce(
-        kind, ins[0], op.attrs["axes"], outs[0], op.attrs["keepdims"]))(_onnx)
+    ONNX_OPS["nn." + _ir] = _reduction(_onnx)
 
 
 # ----------------------------------------------------------------------------- resize
@@ -710,7 +717,6 @@ def _upsample(e, op, ins, outs):
         scales = e.init(f"{out}__scales", np.asarray([1.0, 1.0] + list(a["scales"]), dtype=np.float32), "f32")
         e.node("Resize", [ins[0], "", scales], out, **kw)
     else:
-        n, c = op.operands[0].type.shape[:2] if a.get("layout", "nchw") == "nchw" else (None, None)
         if e.opset >= 18:
             sizes = e.ints(out, "sizes", a["size"])
             e.node("Resize", [ins[0], "", "", sizes], out, axes=[2, 3], **kw)
@@ -838,7 +844,7 @@ def _expand(e, op, ins, outs):
 def _expand_like(e, op, ins, outs):
     out = outs[0]
     target = [1 if t == -1 else t for t in op.attrs["shape"]]
-    like = dict((i, j) for i, j in op.attrs["like_dims"])
+    like = {i: j for i, j in op.attrs["like_dims"]}
     lrank = op.operands[1].type.rank
     shape = e.node("Shape", [ins[1]], e.tmp(out, "like_shape"))
     parts = []
@@ -884,4 +890,4 @@ def unmapped_ops() -> list[str]:
     return sorted(n for n in OPS if n not in ONNX_OPS and n != "nn.param")
 
 
-__all__ = ["emit_onnx", "build_model", "ONNX_OPS", "unmapped_ops", "OPSETS", "DEFAULT_OPSET"]
+__all__ = ["DEFAULT_OPSET", "ONNX_OPS", "OPSETS", "build_model", "emit_onnx", "unmapped_ops"]

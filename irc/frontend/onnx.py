@@ -20,7 +20,8 @@ Reduce*, Pad, Clip, Slice, Softmax, Upsample). How ONNX semantics map:
   add are written out, so any transA/transB/alpha/beta is exact.
 - Resize: nearest with coordinate mode "asymmetric" and nearest_mode "floor" (PyTorch's nearest),
   linear with "align_corners", "half_pixel" (or "pytorch_half_pixel" when no output dim is 1: the
-  two differ only there, and PyTorch itself samples half_pixel) map to nn.upsample; other modes are reported as unsupported rather than approximated.
+  two differ only there, and PyTorch itself samples half_pixel) map to nn.upsample; other modes are
+  reported as unsupported rather than approximated.
 - HardSigmoid keeps its alpha/beta (ONNX default 0.2/0.5, not PyTorch's 1/6).
 
 Unsupported ops are collected and reported together in one IrcError naming each node and op type;
@@ -99,7 +100,7 @@ def _ir_dtype(arr: np.ndarray) -> str:
 class Const:
     """A tensor known at import time; `init` is the initializer name it came from, if any."""
 
-    __slots__ = ("array", "init", "bf16")
+    __slots__ = ("array", "bf16", "init")
 
     def __init__(self, array, init=None, bf16=False):
         self.array = np.asarray(array)
@@ -110,7 +111,7 @@ class Const:
 class Sym:
     """A dynamic dimension: dim `dim` of IR value `value` (ONNX name `onnx`, inferred symbol `param`)."""
 
-    __slots__ = ("value", "dim", "param")
+    __slots__ = ("dim", "param", "value")
 
     def __init__(self, value, dim, param):
         self.value, self.dim, self.param = value, dim, param
@@ -171,8 +172,9 @@ def load_onnx(src):
         raise IrcError(f"{path}: no such file")
     try:
         return onnx.load(path)
-    except Exception as e:
-        raise IrcError(f"{path}: not a readable ONNX model: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    except Exception as e:  # noqa: BLE001  (protobuf and onnx raise many kinds)
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise IrcError(f"{path}: not a readable ONNX model: {type(e).__name__}: {first}") from None
 
 
 def is_onnx_file(path: str) -> bool:
@@ -186,7 +188,7 @@ def is_onnx_file(path: str) -> bool:
 
         m = onnx.load(path, load_external_data=False)
         return m.HasField("graph") and m.ir_version > 0
-    except Exception:
+    except Exception:  # noqa: BLE001  (not a protobuf: not ONNX)
         return False
 
 
@@ -223,6 +225,7 @@ class _Importer:
         self.dims: dict[str, list] = {}
         self.node = None
         self.func = None
+        self._consumed = None
 
     # -- types
 
@@ -233,7 +236,7 @@ class _Importer:
         try:
             inferred = onnx.shape_inference.infer_shapes(self.model, data_prop=True)
             infos = list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
-        except Exception:
+        except Exception:  # noqa: BLE001  (inference is a hint; fall back to the declared shapes)
             infos = list(self.graph.value_info) + list(self.graph.input) + list(self.graph.output)
         for vi in infos:
             tt = vi.type.tensor_type
@@ -275,8 +278,6 @@ class _Importer:
                 base = (parts[-1].split("_")[0] if parts else "v").lower()
         else:
             base = out or node.op_type.lower()
-        if len(node.output) > 1 and (scopes or node.name.startswith("/")):
-            base = base  # unique_name numbers the results
         return sanitize(base)
 
     # -- value access
@@ -331,8 +332,7 @@ class _Importer:
             vals = arr.tolist()
             if dtype in ("f16", "f32") and arr.size:
                 vals = np.vectorize(nice_float, otypes=[object])(arr).tolist()
-            if arr.size > 1 and (arr == arr.ravel()[0]).all():
-                vals = vals
+            if arr.size > 1 and (arr == arr.ravel()[0]).all():  # a splat
                 while isinstance(vals, list):
                     vals = vals[0]
             dense = DenseAttr(vals, TensorType(tuple(arr.shape), dtype))
@@ -384,7 +384,7 @@ class _Importer:
         try:
             norm = normalize_attrs(opdef, attrs)
             types = infer_types(opdef, [v.type for v in operands], norm)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001  (a registry verifier may raise anything)
             raise Unsupported(f"cannot form {full}: {e}") from None
         if name is None:
             name = self.base_name(self.node) if self.node is not None else kind
@@ -400,7 +400,6 @@ class _Importer:
     # -- the run
 
     def run(self) -> Module:
-        import onnx
 
         g = self.graph
         if not OPSET_MIN - 6 <= self.opset <= OPSET_MAX:
@@ -482,10 +481,10 @@ class _Importer:
             if node.domain not in ("", "ai.onnx"):
                 raise Unsupported(f"operator domain '{node.domain}' is not supported")
             outs = None
-            if node.op_type not in NO_FOLD and ins and all(x is None or isinstance(x, Const) for x in ins) \
-                    and any(x is not None for x in ins) and not any(x is not None and x.bf16 for x in ins):
-                outs = self.fold(node, ins)
-            elif node.op_type == "Constant":
+            consts = [x for x in ins if x is not None]
+            all_const = bool(consts) and len(consts) == len(ins) - ins.count(None) \
+                and all(isinstance(x, Const) and not x.bf16 for x in consts)
+            if node.op_type == "Constant" or (node.op_type not in NO_FOLD and all_const):
                 outs = self.fold(node, ins)
             if outs is None and any(isinstance(x, Shp) for x in ins) and node.op_type in SHAPE_OPS \
                     and not any(isinstance(x, Value) for x in ins):
@@ -512,9 +511,9 @@ class _Importer:
             self.fail(node, str(e))
 
     def _used(self, name) -> bool:
-        if any(o.name == name for o in self.graph.output):
-            return True
-        return any(name in n.input for n in self.graph.node)
+        if self._consumed is None:
+            self._consumed = {i for n in self.graph.node for i in n.input} | {o.name for o in self.graph.output}
+        return name in self._consumed
 
     def _poison(self, node):
         for o in node.output:
@@ -535,7 +534,7 @@ class _Importer:
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", self.opset)])
         try:
             res = ReferenceEvaluator(m).run(None, feeds)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001  (the reference evaluator raises many kinds)
             raise Unsupported(f"cannot evaluate this constant {node.op_type}: {type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}") from None
         return [Const(np.asarray(r)) for r in res]
@@ -550,8 +549,8 @@ class _Importer:
             groups.setdefault((op_type, reason), []).append(where)
         kinds = len({k[0] for k in groups})
         n = len(self.errors)
-        lines = [f"cannot import {self.name}: {kinds} unsupported op{'s' if kinds != 1 else ''} "
-                 f"({n} node{'s' if n != 1 else ''}); nothing was written"]
+        lines = [(f"cannot import {self.name}: {kinds} unsupported op{'s' if kinds != 1 else ''} "
+                  f"({n} node{'s' if n != 1 else ''}); nothing was written")]
         for (op_type, reason), where in groups.items():
             lines.append(f"  {op_type} x{len(where)}: {reason}")
             for w in where[:8]:
@@ -564,8 +563,8 @@ class _Importer:
 _POISON = object()
 _POISON_T = object()
 
-NO_FOLD = {"Constant", "Identity", "Dropout", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
-           "Bernoulli"}
+NO_FOLD = {"Constant", "Identity", "Dropout", "RandomNormal", "RandomUniform", "RandomNormalLike",
+           "RandomUniformLike", "Multinomial", "Bernoulli"}
 HANDLERS: dict = {}
 SHAPE_OPS: dict = {}
 
@@ -933,8 +932,12 @@ def _matmul(L, node):
 
 UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp", "Log": "log", "Sqrt": "sqrt",
          "Neg": "neg", "Abs": "abs", "Erf": "erf", "HardSwish": "hardswish"}
+def _unary(kind):
+    return lambda L, node: L.emit(kind, [L.val(0)])
+
+
 for _k, _v in UNARY.items():
-    HANDLERS[_k] = (lambda kind: lambda L, node: L.emit(kind, [L.val(0)]))(_v)
+    HANDLERS[_k] = _unary(_v)
 
 BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Max": "maximum", "Min": "minimum",
           "Sum": "add"}
@@ -1334,7 +1337,7 @@ def _resize_common(L, node, x, scales, sizes, mode, coord, nearest_mode):
         if len(scales) != 4 or scales[0] != 1.0 or scales[1] != 1.0:
             raise Unsupported(f"Resize scales {scales} (only H and W may scale)")
         attrs["scales"] = scales[2:]
-        out_hw = [None if d is None else int(math.floor(d * s)) for d, s in zip(x.type.shape[2:], scales[2:])]
+        out_hw = [None if d is None else math.floor(d * s) for d, s in zip(x.type.shape[2:], scales[2:])]
     elif sizes is not None:
         sizes = [int(s) for s in sizes]
         if len(sizes) == 4:
@@ -1399,4 +1402,4 @@ def _upsample(L, node):
     return _resize_common(L, node, x, scales, None, mode, "asymmetric", "floor")
 
 
-__all__ = ["import_onnx", "is_onnx_file", "load_onnx", "HANDLERS"]
+__all__ = ["HANDLERS", "import_onnx", "is_onnx_file", "load_onnx"]
