@@ -371,7 +371,9 @@ module @from_onnx {weights = "o.safetensors"} {
     %w4 = nn.param() {key = "onnx::Conv_7"} : tensor<4x4x1x1xf32>
     %tok.proj = nn.conv2d(%up, %w4) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [1, 1]} : tensor<?x4x8x8xf32>
     %t = nn.param() {key = "tok"} : tensor<1x4x1x1xf32>
-    %out = nn.add(%tok.proj, %t) : tensor<?x4x8x8xf32>
+    %w5 = nn.param() {key = "attn.in_proj_weight"} : tensor<4x4x1x1xf32>
+    %attn.linear = nn.conv2d(%tok.proj, %w5) {dilation = [1, 1], groups = 1, padding = [[0, 0], [0, 0]], stride = [1, 1]} : tensor<?x4x8x8xf32>
+    %out = nn.add(%attn.linear, %t) : tensor<?x4x8x8xf32>
     return %out : tensor<?x4x8x8xf32>
   }
 }
@@ -379,9 +381,10 @@ module @from_onnx {weights = "o.safetensors"} {
 
 
 def test_params_not_named_like_a_module_get_a_module_at_the_value_name(tmp_path):
-    """ONNX initializers (`onnx::Conv_193`) or fresh pass keys: the module goes at the op's value name
+    """Flat param names (ONNX initializers, `onnx::Conv_193`): the module goes at the op's value name
     when its params are its own; the emitted keys are then new, and model.safetensors' metadata maps
-    them back. A value name that would clash with a param path, or a shared weight, stays functional."""
+    them back. A value name that would clash with a param path, a shared weight, or a dotted key (a
+    state_dict path, kept where it is) stays functional."""
     from irc.check import emitted_source_keys
 
     m = ir_from_text(ONNXY, tmp_path, "o.ir")
@@ -401,7 +404,8 @@ def test_params_not_named_like_a_module_get_a_module_at_the_value_name(tmp_path)
     assert mapping == {"layer1.0.conv1.weight": "onnx::Conv_193", "layer1.0.conv1.bias": "onnx::Conv_194",
                        "blocks.1.weight": "/blocks/Conv_output_0", "head.weight": "head",
                        "onnx_Conv_7": "onnx::Conv_7"}
-    assert set(model.state_dict()) == set(mapping) | {"shared", "tok"}
+    assert set(model.state_dict()) == set(mapping) | {"shared", "tok", "attn.in_proj_weight"}
+    assert isinstance(model.attn.in_proj_weight, torch.nn.Parameter)
     for batch in (1, 3):
         ref, out = run_both(m, model, _inputs(m, batch))
         assert torch.equal(ref[0], out[0])

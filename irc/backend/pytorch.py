@@ -10,8 +10,8 @@ What the emitted file looks like
   expressions the torch executor runs. Params used any other way (shared between different ops, a
   bare `nn.Parameter` such as ViT's class token, a module with extra tensors) are registered as
   parameters/buffers at their key path and used functionally.
-- An op whose params are its own but not named like a module's (ONNX initializers such as
-  `onnx::Conv_193`, fresh keys a pass made) still becomes a module, at its value name
+- An op whose params are its own and have flat names, not state_dict paths (ONNX initializers such
+  as `onnx::Conv_193`), still becomes a module, at its value name
   (`%layer1.0.conv1` → `self.layer1[0].conv1`), unless that path clashes with another param's. Its
   tensors are then stored under the new keys (recorded in `irc.source_keys`, see below).
 - Intermediate paths (`layer1`, `layer1.0`) are plain containers; numbered children (the
@@ -355,8 +355,8 @@ def _find_modules(func, keys_in_order, key_types) -> dict[str, ModuleSpec]:
 
 
 def _value_named_modules(func, modules, keys_in_order, key_types) -> dict[str, str]:
-    """Modules for ops whose params are not named like a module's state_dict (ONNX initializers such
-    as `onnx::Conv_193`, fresh keys a pass made): when every param of the op is read by this op alone,
+    """Modules for ops whose params have flat names, not state_dict paths (ONNX initializers such as
+    `onnx::Conv_193`): when every param of the op is read by this op alone,
     the module goes at the op's value name (`%layer1.0.conv1` → `self.layer1[0].conv1`) and its
     tensors are relocated there. Adds to `modules`; returns {IR key: relocated key}."""
     readers: dict[str, int] = {}
@@ -381,7 +381,10 @@ def _value_named_modules(func, modules, keys_in_order, key_types) -> dict[str, s
                 types.append(None)
                 continue
             p = _param_op(v)
-            if p is None or len(v.uses) != 1 or readers.get(p.attrs["key"]) != 1 or p.attrs["key"] in relocate:
+            # a dotted key is already a state_dict path (ViT's `...self_attention.in_proj_weight`): it
+            # stays where the source had it; only flat names (ONNX initializers) move
+            if p is None or len(v.uses) != 1 or readers.get(p.attrs["key"]) != 1 or p.attrs["key"] in relocate \
+                    or "." in p.attrs["key"]:
                 ok = False
                 break
             keys.append(p.attrs["key"])
