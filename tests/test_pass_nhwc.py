@@ -427,3 +427,80 @@ def test_tensorflow_style_seed_models(name, size, wrapped):
     v = assert_close(ref, Executor(tf)(x)[0], rule="pass", name="after nhwc-to-nchw")
     print(f"\n{name} tf-style ({'wrapped' if wrapped else 'nhwc ops'}): ops {n_before} -> {sum(kinds.values())}, "
           f"max|d| tf-style {v_tf.max_abs:.3g}, after {v.max_abs:.3g}")
+
+
+class KerasLike:
+    """A Keras-shaped model (NHWC input, NCHW convs/pools between permutes, concat on -1 and 3, a bias and
+    a layer_norm on the channel axis, softmax on -1, flatten of NHWC data into a linear), as it arrives
+    through ONNX."""
+
+    @staticmethod
+    def make():
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+                self.conv2 = nn.Conv2d(8, 8, 1)
+                self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16)
+                self.bn = nn.BatchNorm2d(16)
+                self.bias = nn.Parameter(torch.zeros(16))
+                self.ln = nn.LayerNorm(16)
+                self.fc = nn.Linear(4 * 4 * 32, 10)
+
+            def forward(self, x):
+                def nchw(layer, t):
+                    return layer(t.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+                a = torch.relu(nchw(self.conv1, x))
+                c = torch.cat([a, nchw(self.conv2, a)], dim=-1) + self.bias
+                d = torch.relu(nchw(lambda t: self.bn(self.dw(t)), c))
+                p = nchw(lambda t: nn.functional.max_pool2d(t, 2), self.ln(d))
+                s = torch.softmax(p, dim=-1) * p
+                return self.fc(torch.cat([p, s], dim=3).flatten(1))
+
+        return Net()
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("irc.frontend.onnx") is None,
+                    reason="irc.frontend.onnx (the ONNX importer) does not exist yet")
+@pytest.mark.parametrize("options", ["", "{change-signature=true}"])
+def test_keras_shaped_model_through_onnx(options):
+    import io
+    import warnings
+
+    import torch
+
+    import irc
+    from helpers import randomize_
+    from irc.backend.torch_exec import Executor
+    from irc.fidelity import assert_close
+    from irc.frontend.onnx import import_onnx
+
+    model = randomize_(KerasLike.make())
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 8, 8, 3),), buf, dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "n"}})
+    module = import_onnx(buf.getvalue())
+    assert op_kinds(module)["transpose"] >= 6
+    ex_before = Executor(module)
+    run_pipeline(module, "nhwc-to-nchw" + options)
+    assert_round_trip(module)
+    assert not inner_transposes(module), irc.print(module)
+    assert op_kinds(module)["transpose"] == (0 if options else 1)
+    assert [op.attrs["axes"] for op in module.ops() if op.kind == "layer_norm"] == [[1]]
+    ex_after = Executor(module)
+    run_pipeline(module, "canonicalize,fuse-bn,fold-constants,cse,dce")
+    ex_opt = Executor(module)
+    for b in (1, 3):
+        x = torch.randn(b, 8, 8, 3)
+        xin = x.permute(0, 3, 1, 2).contiguous() if options else x
+        with torch.no_grad():
+            ref = model(x)
+        assert_close(ref, ex_before(x)[0], rule="pass", name="imported")
+        assert_close(ref, ex_after(xin)[0], rule="pass", name="after nhwc-to-nchw")
+        assert_close(ref, ex_opt(xin)[0], rule="pass", name="after the pipeline")
