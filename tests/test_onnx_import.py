@@ -431,3 +431,11 @@ def test_gather_nd_with_constant_indices():
                h.make_node("GatherND", ["t", "i1"], ["g1"])],
               [("x", [None, 2, 3, 4])], ["g", "g1"], {"i": idx.astype(np.int64), "i1": np.array([[2], [-1]], np.int64)})
     run_both(m)
+
+
+def test_silu_pattern_becomes_silu_only_when_the_sigmoid_is_private():
+    m = model([h.make_node("Sigmoid", ["x"], ["s"]), h.make_node("Mul", ["x", "s"], ["a"]),
+               h.make_node("Sigmoid", ["a"], ["s2"]), h.make_node("Mul", ["s2", "a"], ["b"]),
+               h.make_node("Add", ["b", "s2"], ["y"])], [("x", [None, 4])], ["y"])
+    module, _ = run_both(m)
+    assert ops_of(module) == ["nn.silu", "nn.sigmoid", "nn.mul", "nn.add"]

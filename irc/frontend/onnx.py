@@ -449,6 +449,7 @@ class _Importer:
             raise IrcError(self.report())
         func.set_outputs(outs)
         func.result_types = [v.type for v in outs]
+        _fuse_silu(func)
         module = Module(self.name, {}, [func], weights=self.store)
         func.module = module
         verify(module)
@@ -558,6 +559,25 @@ class _Importer:
             if len(where) > 8:
                 lines.append(f"      ... and {len(where) - 8} more nodes")
         return "\n".join(lines)
+
+
+def _fuse_silu(func):
+    """x * sigmoid(x), as both torch exporters write SiLU, becomes nn.silu when the sigmoid has no other use."""
+    from ..ir.rewriter import Rewriter
+
+    rw = Rewriter(func)
+    for op in list(func.ops):
+        if op.name != "nn.mul" or rw.is_erased(op):
+            continue
+        a, b = op.operands
+        for x, s in ((a, b), (b, a)):
+            sig = s.owner
+            if sig is not None and sig.name == "nn.sigmoid" and sig.operands[0] is x and len(s.uses) == 1 \
+                    and x.type == op.results[0].type:
+                rw.rebuild(op, operands=[x], attrs={}, name="nn.silu")
+                rw.erase_op(sig)
+                break
+    rw.commit()
 
 
 _POISON = object()
