@@ -231,6 +231,12 @@ def test_ops_in_onnxruntime(name, opset, tmp_path):
     model = onnx.load(path)
     assert model.opset_import[0].version == opset
     check_against_executor(m, path)
+    # and irc imports what it wrote, at every opset: the re-imported IR also matches onnxruntime
+    from irc.frontend.onnx import import_onnx
+
+    back = import_onnx(path, name=name)
+    assert [a.type for a in back.main.args] == [a.type for a in m.main.args]
+    check_against_executor(back, path)
 
 
 def test_opset_specific_forms(tmp_path):

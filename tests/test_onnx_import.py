@@ -439,3 +439,27 @@ def test_silu_pattern_becomes_silu_only_when_the_sigmoid_is_private():
                h.make_node("Add", ["b", "s2"], ["y"])], [("x", [None, 4])], ["y"])
     module, _ = run_both(m)
     assert ops_of(module) == ["nn.silu", "nn.sigmoid", "nn.mul", "nn.add"]
+
+
+def test_where_patterns_softplus_threshold_and_minus_inf_mask():
+    mask = np.random.default_rng(0).random((4, 6)) > 0.3
+    mask[:, 0] = True  # no row entirely masked
+    nodes = [h.make_node("Mul", ["x", "beta"], ["bx"]), h.make_node("Greater", ["bx", "thr"], ["big"]),
+             h.make_node("Softplus", ["bx"], ["sp"]), h.make_node("Div", ["sp", "beta"], ["spb"]),
+             h.make_node("Where", ["big", "x", "spb"], ["soft"]),
+             h.make_node("Where", ["m", "x", "ninf"], ["masked"]), h.make_node("Softmax", ["masked"], ["att"]),
+             h.make_node("Add", ["soft", "att"], ["y"])]
+    inits = {"beta": np.array(2.0, np.float32), "thr": np.array(1.5, np.float32), "m": mask,
+             "ninf": np.array(-np.inf, np.float32)}
+    module, _ = run_both(model(nodes, [("x", [None, 4, 6])], ["y"], inits))
+    sp = next(op for op in module.main.ops if op.name == "nn.softplus")
+    assert (sp.attrs["beta"], sp.attrs["threshold"]) == (2.0, 1.5)
+    assert "nn.mul" not in ops_of(module)  # the pattern's pieces are gone
+    # any other use of a comparison is reported, not guessed
+    import irc
+    from irc.frontend.onnx import import_onnx
+
+    bad = model([h.make_node("Less", ["x", "thr"], ["lt"], name="cmp"), h.make_node("Cast", ["lt"], ["y"], to=F32)],
+                [("x", [None, 3])], ["y"], {"thr": np.array(0.5, np.float32)})
+    with pytest.raises(irc.IrcError, match="cmp"):
+        import_onnx(bad)

@@ -607,9 +607,10 @@ def _sdpa(e, op, ins, outs):
         L, S = q.shape[-2], k.shape[-2]
         if L is None or S is None:
             raise IrcError("is_causal needs static sequence lengths")
-        mask = np.tril(np.ones((L, S), dtype=bool))
-        m = e.init(f"{out}__causal", mask, "i1")
-        scores = e.node("Where", [m, scores, e.scalar(out, "neg_inf_c", -np.inf, dt)], e.tmp(out, "causal"))
+        # an additive 0 / -inf mask: exact, and plain arithmetic for any reader of the file
+        mask = np.where(np.tril(np.ones((L, S), dtype=bool)), 0.0, -np.inf).astype(IR_TO_NP[dt])
+        m = e.init(f"{out}__causal", mask, dt)
+        scores = e.node("Add", [scores, m], e.tmp(out, "causal"))
     p = e.node("Softmax", [scores], e.tmp(out, "probs"), axis=-1)
     e.node("MatMul", [p, ins[2]], out)
 

@@ -149,6 +149,16 @@ class Shp:
         self.array = np.asarray(array, dtype=object)
 
 
+class Deferred:
+    """A comparison of run-time values (Greater, Less): irc has no boolean ops, so it is kept until a Where
+    consumes it in a pattern irc can express (PyTorch's softplus threshold)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+
 def _shp_or_const(arr):
     arr = np.asarray(arr, dtype=object)
     if any(isinstance(v, Sym) for v in arr.ravel()):
@@ -315,6 +325,9 @@ class _Importer:
         if isinstance(x, Shp):
             raise Unsupported("a shape computed at run time (from a dynamic dimension) is used as data; "
                               "irc needs it to be static")
+        if isinstance(x, Deferred):
+            raise Unsupported(f"the result of {x.node.op_type} ({x.node.name or x.node.output[0]}) is used as a "
+                              "tensor; irc has no boolean ops (only Where patterns it can express)")
         if x.init is not None:
             key = self.init_keys.get(x.init)
             if key is None:
@@ -429,6 +442,7 @@ class _Importer:
             self.env[vi.name] = a
         for t in g.initializer:
             self.env[t.name] = self.initializer(t)
+        self.producer = {o: n for n in g.node for o in n.output}
         total = len(g.node)
         for k, node in enumerate(g.node):
             if k % 200 == 0:
@@ -450,6 +464,7 @@ class _Importer:
         func.set_outputs(outs)
         func.result_types = [v.type for v in outs]
         _fuse_silu(func)
+        _drop_dead(func)
         module = Module(self.name, {}, [func], weights=self.store)
         func.module = module
         verify(module)
@@ -477,6 +492,11 @@ class _Importer:
             return
         if any(x is _POISON_T for x in ins):
             self.fail(node, "an initializer has an element type irc does not support")
+            return
+        if node.op_type != "Where" and any(isinstance(x, Deferred) for x in ins):
+            d = next(x for x in ins if isinstance(x, Deferred))
+            self.fail(d.node, f"its boolean result feeds {node.op_type} ({node.name}); irc has no boolean ops")
+            self._poison(node)
             return
         try:
             if node.domain not in ("", "ai.onnx"):
@@ -578,6 +598,22 @@ def _fuse_silu(func):
                 rw.erase_op(sig)
                 break
     rw.commit()
+
+
+def _drop_dead(func):
+    """Ops whose results nothing uses (left behind by patterns folded into one op) are removed."""
+    changed = True
+    while changed:
+        changed = False
+        keep = []
+        for op in reversed(func.ops):
+            if op.results and not any(r.uses for r in op.results):
+                op.drop_operands()
+                changed = True
+            else:
+                keep.append(op)
+        func.ops = keep[::-1]
+    func.rebuild_names()
 
 
 _POISON = object()
@@ -1331,6 +1367,46 @@ def _gather_nd(L, node):
                                       name=L.base_name(node) + "_flat")
     iv = L.as_value(Const(flat), node.input[1])
     return L.emit("gather", [merged, iv], {"axis": 0})
+
+
+@handles("Greater", "Less")
+def _compare(L, node):
+    for i in (0, 1):
+        L.inp(i)  # poisoned inputs propagate
+    return Deferred(node)
+
+
+def _scalar_const(L, name):
+    x = L.env.get(name)
+    if isinstance(x, Const) and x.array.size == 1:
+        return float(x.array.ravel()[0])
+    return None
+
+
+@handles("Where")
+def _where(L, node):
+    cond = L.inp(0)
+    if isinstance(cond, Deferred) and cond.node.op_type == "Greater":
+        # PyTorch's softplus(x, beta, threshold): Where(beta*x > threshold, x, Softplus(beta*x) / beta)
+        bx, thr = cond.node.input[0], _scalar_const(L, cond.node.input[1])
+        x_name, sp_name = node.input[1], node.input[2]
+        beta = 1.0 if bx == x_name else None
+        pb = L.producer.get(bx)
+        if beta is None and pb is not None and pb.op_type == "Mul" and x_name in pb.input:
+            beta = _scalar_const(L, pb.input[1 - list(pb.input).index(x_name)])
+        sp = L.producer.get(sp_name)
+        if sp is not None and sp.op_type == "Div" and _scalar_const(L, sp.input[1]) == beta:
+            sp = L.producer.get(sp.input[0])
+        if thr is not None and beta is not None and sp is not None and sp.op_type == "Softplus" and sp.input[0] == bx:
+            return L.emit("softplus", [L.val(1)], {"beta": nice_float(beta), "threshold": nice_float(thr)})
+    if isinstance(cond, (Value, Const)) and _scalar_const(L, node.input[2]) == -math.inf \
+            and (cond.type.dtype if isinstance(cond, Value) else _ir_dtype(cond.array)) == "i1":
+        # an attention mask: where(m, s, -inf) == s + log(m) (log 1 = 0, log 0 = -inf)
+        s = L.val(1)
+        m = L.emit("cast", [L.val(0)], {"dtype": s.type.dtype}, name=L.base_name(node) + "_mask")
+        return L.emit("add", [s, L.emit("log", [m], name=L.base_name(node) + "_log")])
+    raise Unsupported("Where with a run-time condition (irc has no select op; only PyTorch's softplus threshold "
+                      "and -inf attention masks are recognised)")
 
 
 # ----------------------------------------------------------------------------- resize
