@@ -140,3 +140,15 @@ def test_strip_locs():
     stripped = irc.print(_parse(text), strip_locs=True)
     assert "loc(" not in stripped
     assert stripped.count("\n") == text.count("\n")
+
+
+def test_verifier_reports_a_returned_value_whose_op_was_dropped():
+    module = _parse("""module @m {
+  func @forward(%x: tensor<2xf32>) -> tensor<2xf32> {
+    %y = nn.relu(%x) : tensor<2xf32>
+    return %y : tensor<2xf32>
+  }
+}""")
+    module.funcs[0].ops = []  # a buggy pass dropped the op but not the use
+    with pytest.raises(irc.IrcError, match="@forward returns %y, which no op of the function defines"):
+        irc.verify(module)

@@ -83,7 +83,13 @@ class _Verifier:
     def ret(self, func, defined):
         outs = func.outputs
         ret = func.ret
-        if any(id(v) not in defined for v in outs):
+        undefined = [v for v in outs if id(v) not in defined]
+        for v in undefined:
+            if v.owner is None and v not in func.args and ret.operand_pos:
+                continue  # an undefined name in parsed text: the parser has reported it
+            self.error(ret, f"@{func.name} returns %{v.name}, which no op of the function defines "
+                       "(was its op erased?)", ret.pos)
+        if undefined:
             return
         if len(outs) != len(func.result_types):
             self.error(ret, f"@{func.name} returns {len(outs)} values but its signature declares "
