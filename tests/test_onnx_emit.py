@@ -425,3 +425,12 @@ def test_seed_model_full(name, tmp_path):
     emit_onnx(m, path)
     worst = check_against_executor(m, path, batches=(1, 2))
     print(f"{name} (full): max|d| {worst:.3g} (rel {check_against_executor.last_rel:.3g}) in onnxruntime")
+
+
+def test_import_irc_stays_free_of_torch_and_onnx():
+    import subprocess
+    import sys
+
+    code = ("import sys, irc; irc.emit_onnx; irc.import_onnx; import irc.tools.irc_emit, irc.tools.irc_import; "
+            "bad = [m for m in ('torch', 'onnx', 'onnxruntime') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

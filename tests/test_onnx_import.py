@@ -367,7 +367,14 @@ def test_gelu_erf_and_gelu_op():
              h.make_node("Add", ["e", "one"], ["a"]), h.make_node("Mul", ["x", "a"], ["m"]),
              h.make_node("Mul", ["m", "half"], ["y"]), h.make_node("Gelu", ["x"], ["g"]),
              h.make_node("Gelu", ["x"], ["gt"], approximate="tanh")]
-    run_both(model(nodes, [("x", [None, 8])], ["y", "g", "gt"], c, opset=20))
+    module, _ = run_both(model(nodes, [("x", [None, 8])], ["y", "g", "gt"], c, opset=20))
+    assert ops_of(module) == ["nn.gelu", "nn.gelu", "nn.gelu"]  # the Erf pattern is recognised as gelu
+    # the other orders exporters write: (x * 0.5) * (1 + erf(x * 0.70710678))
+    nodes = [h.make_node("Mul", ["x", "rs2"], ["d"]), h.make_node("Erf", ["d"], ["e"]),
+             h.make_node("Add", ["one", "e"], ["a"]), h.make_node("Mul", ["half", "x"], ["hx"]),
+             h.make_node("Mul", ["hx", "a"], ["y"]), h.make_node("Erf", ["x"], ["e2"]), h.make_node("Add", ["e2", "one"], ["z"])]
+    module, _ = run_both(model(nodes, [("x", [None, 8])], ["y", "z"], dict(c, rs2=np.array(0.5 ** 0.5, np.float32))))
+    assert ops_of(module)[0] == "nn.gelu" and "nn.erf" in ops_of(module)
 
 
 # ----------------------------------------------------------------------------- normalisation, reductions

@@ -60,6 +60,15 @@ def sanitize(name: str) -> str:
     return name or "v"
 
 
+def value_name(onnx_name: str) -> str:
+    """A readable IR name for an ONNX value: `/layer1/Constant_3_output_0` -> `layer1.Constant_3`."""
+    n = str(onnx_name)
+    if n.startswith("/"):
+        n = n.strip("/").replace("/", ".")
+        n = n.removesuffix("_output_0")
+    return sanitize(n)
+
+
 def _onnx_dtypes():
     from onnx import TensorProto as T
 
@@ -287,7 +296,7 @@ class _Importer:
             if not base:
                 base = (parts[-1].split("_")[0] if parts else "v").lower()
         else:
-            base = out or node.op_type.lower()
+            base = value_name(out) if out else node.op_type.lower()
         return sanitize(base)
 
     # -- value access
@@ -349,8 +358,8 @@ class _Importer:
                 while isinstance(vals, list):
                     vals = vals[0]
             dense = DenseAttr(vals, TensorType(tuple(arr.shape), dtype))
-            return self.emit("constant", [], {"value": dense}, name=sanitize(onnx_name))
-        key = self.store.fresh_key(sanitize(onnx_name))
+            return self.emit("constant", [], {"value": dense}, name=value_name(onnx_name))
+        key = self.store.fresh_key(value_name(onnx_name))
         self.store.add(key, arr, dtype)
         op = Op("nn.param", [], {"key": key}, [TensorType(tuple(arr.shape), dtype)], [key])
         self.func.append(op)
@@ -464,6 +473,11 @@ class _Importer:
         func.set_outputs(outs)
         func.result_types = [v.type for v in outs]
         _fuse_silu(func)
+        _STORE[0] = self.store
+        try:
+            _fuse_gelu(func)
+        finally:
+            _STORE[0] = None
         _drop_dead(func)
         module = Module(self.name, {}, [func], weights=self.store)
         func.module = module
@@ -597,6 +611,76 @@ def _fuse_silu(func):
                 rw.rebuild(op, operands=[x], attrs={}, name="nn.silu")
                 rw.erase_op(sig)
                 break
+    rw.commit()
+
+
+_STORE = [None]  # the weight store of the import in progress, for _const_scalar
+
+
+def _const_scalar(v):
+    op = v.owner
+    if op is not None and op.name == "nn.param" and _STORE[0] is not None:
+        arr = _STORE[0].numpy(op.attrs["key"])
+        return float(arr.ravel()[0]) if arr.size == 1 and arr.dtype.kind == "f" else None
+    if op is None or op.name != "nn.constant":
+        return None
+    vals = op.attrs["value"].values
+    while isinstance(vals, list):
+        if len(vals) != 1:
+            return None
+        vals = vals[0]
+    return float(vals)
+
+
+def _near(a, b):
+    return a is not None and abs(a - b) <= 1e-6 * abs(b)
+
+
+def _only_use(v):
+    return len(v.uses) == 1
+
+
+def _other(op, v):
+    a, b = op.operands
+    return b if a is v else a if b is v else None
+
+
+def _fuse_gelu(func):
+    """0.5 * x * (1 + erf(x / sqrt(2))) in the orders exporters write it becomes nn.gelu."""
+    from ..ir.rewriter import Rewriter
+
+    rw = Rewriter(func)
+    for erf in list(func.ops):
+        if erf.name != "nn.erf" or not _only_use(erf.result):
+            continue
+        d = erf.operands[0].owner
+        if d is None or d.name not in ("nn.div", "nn.mul") or not _only_use(d.result):
+            continue
+        x, c = d.operands
+        if not (_near(_const_scalar(c), math.sqrt(2)) if d.name == "nn.div" else _near(_const_scalar(c), 0.5 ** 0.5)):
+            continue
+        add = erf.result.uses[0]
+        if add.name != "nn.add" or not _near(_const_scalar(_other(add, erf.result)), 1.0) or not _only_use(add.result):
+            continue
+        m = add.result.uses[0]
+        if m.name != "nn.mul":
+            continue
+        other = _other(m, add.result)
+        final = None
+        if other is x and _only_use(m.result):  # (x * (1 + erf)) * 0.5
+            n = m.result.uses[0]
+            if n.name == "nn.mul" and _near(_const_scalar(_other(n, m.result)), 0.5):
+                final = n
+        elif other is not None and other.owner is not None and other.owner.name == "nn.mul" and _only_use(other):
+            h = other.owner  # (x * 0.5) * (1 + erf)  or  x * ((1 + erf) * 0.5)
+            if _other(h, x) is not None and _near(_const_scalar(_other(h, x)), 0.5):
+                final = m
+        elif other is not None and _near(_const_scalar(other), 0.5) and _only_use(m.result):
+            n = m.result.uses[0]
+            if n.name == "nn.mul" and _other(n, m.result) is x:
+                final = n
+        if final is not None and final.result.type == x.type:
+            rw.rebuild(final, operands=[x], attrs={}, name="nn.gelu")
     rw.commit()
 
 
