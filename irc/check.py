@@ -194,6 +194,24 @@ def _onnx_runner(path: str):
     return run, [o.name for o in sess.get_outputs()], types
 
 
+class OnnxSource:
+    """An ONNX file as the reference side of a check (irc-check m.onnx --ir m.ir): run in onnxruntime on the
+    CPU, always held to the pass rule."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.run, self.names, self.types = _onnx_runner(path)
+
+    def eval(self):
+        return self
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def __call__(self, *xs):
+        return self.run(*xs)
+
+
 def check(source, *, ir: str | Module | None = None, emitted: str | None = None, onnx: str | None = None,
           rule: str = "auto", rtol: float | None = None, atol: float | None = None, seed: int = 0,
           batches=BATCHES) -> CheckResult:
@@ -245,7 +263,7 @@ def check(source, *, ir: str | Module | None = None, emitted: str | None = None,
         def inputs_for(batch):
             return list(mod.example_inputs(batch, seed))
 
-    if pairs is None:  # ONNX: always the post-pass rule (DESIGN.md: ONNX in onnxruntime)
+    if pairs is None or isinstance(source, OnnxSource):  # ONNX: always the post-pass rule (DESIGN.md)
         same, reason = False, "ONNX in onnxruntime is held to the pass rule"
     else:
         same, reason = _same_weights(pairs)
@@ -299,6 +317,7 @@ sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = [
     "CheckResult",
+    "OnnxSource",
     "Verdict",
     "check",
     "emitted_source_keys",

@@ -470,3 +470,22 @@ def test_where_patterns_softplus_threshold_and_minus_inf_mask():
                 [("x", [None, 3])], ["y"], {"thr": np.array(0.5, np.float32)})
     with pytest.raises(irc.IrcError, match="cmp"):
         import_onnx(bad)
+
+
+def test_irc_check_with_an_onnx_source(tmp_path, capsys):
+    """irc-check m.onnx --ir m.ir: the imported IR against onnxruntime running the source file."""
+    from irc.tools.irc_check import main as check_main
+    from irc.tools.irc_import import main as import_main
+
+    m = model([h.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]), h.make_node("Relu", ["c"], ["y"])],
+              [("x", [None, 2, 6, 6])], ["y"], {"w": rand(3, 2, 3, 3), "b": rand(3, seed=1)})
+    path = str(tmp_path / "m.onnx")
+    onnx.save(m, path)
+    assert import_main([path, "-o", str(tmp_path / "m.ir"), "-q"]) == 0
+    assert check_main([path, "--ir", str(tmp_path / "m.ir")]) == 0
+    out = capsys.readouterr().out
+    assert "pass rule" in out and "[batch 3]" in out
+    # a wrong IR fails
+    text = (tmp_path / "m.ir").read_text().replace("nn.relu", "nn.sigmoid")
+    (tmp_path / "bad.ir").write_text(text)
+    assert check_main([path, "--ir", str(tmp_path / "bad.ir")]) == 1

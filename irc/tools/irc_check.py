@@ -17,6 +17,7 @@ EXAMPLE = """\
       # a state_dict needs --arch; fused weights are new, so the rule picked is `pass`
   irc-emit resnet50.ir --target onnx -o resnet50.onnx
   irc-check resnet50.pth --onnx resnet50.onnx           # in onnxruntime (always the pass rule)
+  irc-import model.onnx -o model.ir && irc-check model.onnx --ir model.ir   # an ONNX source, run in onnxruntime
 
 prints, per output and batch size: max|d| (max abs difference), rel (max|d| / max(1, max|ref|)),
 cos (cosine similarity), argmax agreement over the last axis, and whether the rule holds.
@@ -31,7 +32,7 @@ def _main(argv):
     p = make_parser("irc-check", "Run the source model and a converted one on the same seeded random inputs "
                     "(the IR's input shapes;\nbatch sizes 1 and 3 when the batch is dynamic) and compare every "
                     "output with the rules of\nDESIGN.md's fidelity table.", EXAMPLE)
-    p.add_argument("source", help="the source model, in any form irc-import takes")
+    p.add_argument("source", help="the source model, in any form irc-import takes (an ONNX file runs in onnxruntime)")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--ir", metavar="M.IR", help="check this IR (run with the torch executor)")
     target.add_argument("--emitted", metavar="DIR", help="check the PyTorch code irc-emit wrote into DIR")
@@ -58,7 +59,14 @@ def _main(argv):
 
     progress = Progress("irc-check", args)
     progress("loading " + args.source)
-    model = load_source(args.source, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
+    from ..frontend.onnx import is_onnx_file
+
+    if is_onnx_file(args.source):  # an ONNX source: the reference runs in onnxruntime
+        from ..check import OnnxSource
+
+        model = OnnxSource(args.source)
+    else:
+        model = load_source(args.source, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
     from ..check import check
 
     progress("running both models")
