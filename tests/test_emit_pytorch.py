@@ -409,3 +409,22 @@ def test_params_not_named_like_a_module_get_a_module_at_the_value_name(tmp_path)
     for batch in (1, 3):
         ref, out = run_both(m, model, _inputs(m, batch))
         assert torch.equal(ref[0], out[0])
+
+
+GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ir", "emit")
+
+
+@pytest.mark.parametrize("ir_name, golden_name", [("all_ops.ir", "all_ops_model.py"), ("seq", "seq_model.py")])
+def test_golden_model_py(tmp_path, ir_name, golden_name):
+    """What the emitted file looks like, kept in the repository so a change to the emitter or to the
+    op → torch table shows up as a diff someone reads. Regenerate with IRC_REGEN_GOLDEN=1."""
+    m = ir_from_text(SEQ, tmp_path, "seq.ir") if ir_name == "seq" else golden(ir_name, tmp_path)
+    emit(m, tmp_path / "out")
+    got = (tmp_path / "out" / "model.py").read_text()
+    path = os.path.join(GOLDEN_DIR, golden_name)
+    if os.environ.get("IRC_REGEN_GOLDEN"):
+        with open(path, "w") as f:
+            f.write(got)
+    with open(path) as f:
+        expected = f.read()
+    assert got == expected, f"the emitted model.py changed; if intended, rerun with IRC_REGEN_GOLDEN=1 ({path})"
