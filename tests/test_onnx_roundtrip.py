@@ -23,13 +23,16 @@ ort = pytest.importorskip("onnxruntime")
 nn = torch.nn
 
 
-def export(model, hw, path, dynamo):
-    """torch.onnx.export with a dynamic batch, quietly."""
+def export(model, hw, path, dynamo, dynamic=True):
+    """torch.onnx.export with a dynamic batch (or a static batch of 2), quietly."""
     x = torch.randn(2, 3, hw, hw)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
             contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        if dynamo:
+        if not dynamic:
+            torch.onnx.export(model, (x,), path, dynamo=dynamo, external_data=False) if dynamo else \
+                torch.onnx.export(model, (x,), path, dynamo=False)
+        elif dynamo:
             torch.onnx.export(model, (x,), path, dynamo=True, external_data=False,
                               dynamic_shapes=({0: torch.export.Dim("batch")},))
         else:
@@ -134,6 +137,19 @@ def test_zoo_quick_round_trip(name, dynamo, tmp_path):
 
 # the full-size seed models go through irc-emit --target onnx in test_onnx_emit.py; here, the torchvision set
 # as the (faster) TorchScript exporter writes it at full size
+@pytest.mark.parametrize("name", ["convnext_tiny", "swin_t"])
+def test_default_exporter_static_batch(name, tmp_path):
+    """The default exporter writes as_strided / masked window attention as index arithmetic (Range, ScatterND,
+    GatherND) that irc folds at import time when the batch is static."""
+    from models.zoo import ZOO
+
+    quick, hw, _, _ = ZOO[name]
+    model = randomize_(quick(), 0)
+    path = export(model, hw, str(tmp_path / f"{name}.onnx"), dynamo=True, dynamic=False)
+    emitted = import_and_emit(path, tmp_path, name)
+    assert_matches_ort(path, emitted, hw, batches=(2,))
+
+
 SLOW_ZOO = ["inception_v3", "mobilenet_v2", "densenet121", "squeezenet1_0", "efficientnet_b0", "convnext_tiny",
             "swin_t"]
 

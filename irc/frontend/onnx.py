@@ -478,6 +478,7 @@ class _Importer:
             _fuse_gelu(func)
         finally:
             _STORE[0] = None
+        _fuse_linear(func, self.store)
         _drop_dead(func)
         module = Module(self.name, {}, [func], weights=self.store)
         func.module = module
@@ -517,8 +518,12 @@ class _Importer:
                 raise Unsupported(f"operator domain '{node.domain}' is not supported")
             outs = None
             consts = [x for x in ins if x is not None]
+            # a Transpose of a weight stays an op, so that the weight keeps its key (and matmul(x, W^T) + b
+            # becomes nn.linear again); other constant subgraphs are folded
             all_const = bool(consts) and len(consts) == len(ins) - ins.count(None) \
-                and all(isinstance(x, Const) and not x.bf16 for x in consts)
+                and all(isinstance(x, Const) and not x.bf16 for x in consts) \
+                and not (node.op_type == "Transpose" and consts[0].init is not None
+                         and consts[0].array.dtype.kind == "f")
             if node.op_type == "Constant" or (node.op_type not in NO_FOLD and all_const):
                 outs = self.fold(node, ins)
             if outs is None and any(isinstance(x, Shp) for x in ins) and node.op_type in SHAPE_OPS \
@@ -681,6 +686,49 @@ def _fuse_gelu(func):
                 final = n
         if final is not None and final.result.type == x.type:
             rw.rebuild(final, operands=[x], attrs={}, name="nn.gelu")
+    rw.commit()
+
+
+def _fuse_linear(func, store):
+    """matmul(x, W) + b with W a private [in, out] initializer and b a 1-D one (how exporters write nn.Linear
+    on inputs of rank 3 and more) becomes nn.linear with W stored transposed, [out, in] as PyTorch keeps it;
+    the new key is the bias key with .weight for .bias when that is free (`mlp.0.bias` -> `mlp.0.weight`)."""
+    from ..ir.rewriter import Rewriter
+
+    rw = Rewriter(func)
+    for mm in list(func.ops):
+        if mm.name != "nn.matmul" or not _only_use(mm.result):
+            continue
+        x, w = mm.operands
+        wop = w.owner
+        pre = None  # matmul(x, transpose(P)): P is already [out, in] (irc's own ONNX files write linear so)
+        if wop is not None and wop.name == "nn.transpose" and wop.attrs["perm"] == [1, 0] and _only_use(w) \
+                and wop.operands[0].owner is not None and wop.operands[0].owner.name == "nn.param":
+            pre = wop.operands[0]
+        elif wop is None or wop.name != "nn.param" or not _only_use(w):
+            continue
+        if w.type.rank != 2 or x.type.rank < 2:
+            continue
+        add = mm.result.uses[0]
+        if add.name != "nn.add":
+            continue
+        b = _other(add, mm.result)
+        bop = b.owner if b is not None else None
+        if bop is None or bop.name != "nn.param" or b.type.shape != (w.type.shape[1],) \
+                or add.result.type != mm.result.type:
+            continue
+        if pre is None:
+            bkey = bop.attrs["key"]
+            cand = bkey[: -len(".bias")] + ".weight" if bkey.endswith(".bias") else wop.attrs["key"] + "_t"
+            key = store.fresh_key(cand)
+            store.add(key, np.ascontiguousarray(store.numpy(wop.attrs["key"]).T), w.type.dtype)
+            wt = rw.create("nn.param", [], {"key": key}, [w.type.with_shape(w.type.shape[::-1])], [key])
+            rw.insert_before(mm, wt)
+            pre = wt.result
+        lin = rw.rebuild(add, operands=[x, pre, b], attrs={}, name="nn.linear")
+        rw.erase_op(mm)
+        if "__" not in mm.result.name:  # the matmul's (the module's) name, unless it is irc's own helper name
+            rw.adopt_names(lin, mm)
     rw.commit()
 
 
