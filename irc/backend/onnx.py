@@ -268,7 +268,7 @@ def _build(module, opset):
 
 
 def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_data: bool | None = None,
-              check: bool = True) -> dict:
+              check: bool = True, progress=None) -> dict:
     """Write `module` as one .onnx file at `path` (atomically); returns a summary dict.
 
     external_data: None (default) puts the weights in `<path>.data` when tensors total more than 2 GB;
@@ -278,7 +278,10 @@ def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_da
 
     if module.path and os.path.exists(path) and os.path.exists(module.path) and os.path.samefile(path, module.path):
         raise IrcError(f"refusing to overwrite the input file {path}")
+    progress = progress or (lambda msg: None)
+    progress("building the ONNX graph")
     model, params = _build(module, opset)
+    progress("writing " + os.path.basename(path))
     total = sum(len(t.raw_data) for t in model.graph.initializer)
     external = total > TWO_GB - 2**24 if external_data is None else bool(external_data)
     directory = os.path.dirname(os.path.abspath(path)) or "."
@@ -312,6 +315,7 @@ def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_da
             with open(tmp, "wb") as f:
                 f.write(model.SerializeToString())
         if check:
+            progress("checking with onnx.checker (full_check)")
             try:
                 if external:
                     # the checker resolves the data file relative to the model: check at its final place

@@ -67,10 +67,15 @@ def _main(argv):
     if args.target == "onnx":
         if not 13 <= args.opset <= 21:
             raise IrcError(f"--opset {args.opset}: irc writes ONNX opsets 13 to 21")
+        progress = Progress("irc-emit", args)
+        progress("reading " + args.input)
         module = ir.load(args.input)
         from ..backend.onnx import emit_onnx
 
-        res = emit_onnx(module, args.output, opset=args.opset)
+        try:
+            res = emit_onnx(module, args.output, opset=args.opset, progress=progress)
+        finally:
+            progress.done()
         ext = f", tensors in {res['external_data']}" if res["external_data"] else ""
         info(args, f"irc-emit: wrote {res['path']} (ONNX opset {res['opset']}, {res['nodes']} nodes, "
                    f"{res['initializers']} initializers, {human(res['bytes'], 'B')}{ext})\nirc-emit: {summary(module)}")
