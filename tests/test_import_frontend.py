@@ -308,3 +308,14 @@ def test_module_name_is_sanitised():
     assert m.name == "m_3_my_model_"
     text = irc.print(m)
     assert irc.print(irc.parse(text)) == text
+
+
+def test_export_failure_is_a_user_error():
+    class DataDependent(nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:  # a branch on tensor data: torch.export cannot trace it
+                return x * 2
+            return x - 1
+
+    with pytest.raises(IrcError, match="torch.export failed"):
+        irc.import_model(DataDependent(), [((3,), "f32")])
