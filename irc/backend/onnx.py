@@ -207,10 +207,15 @@ class Emitter:
             for r in op.results:
                 if r.name not in graph_outs and r.type is not None:
                     infos.append(self.value_info(r.name, r.type))
-        graph = self.helper.make_graph(self.nodes, _graph_name(name), inputs, outputs,
-                                       initializer=list(self.inits.values()), value_info=infos)
+        graph = self.helper.make_graph(self.nodes, _graph_name(name), inputs, outputs, value_info=infos)
         model = self.helper.make_model(graph, opset_imports=[self.helper.make_opsetid("", self.opset)],
                                        producer_name="irc", producer_version=_version())
+        del graph
+        # the weights go into the model one at a time, each copy freed as it is made (make_graph and
+        # make_model would each copy all of them: three times the weight bytes held at once)
+        inits = model.graph.initializer
+        for pname in list(self.inits):
+            inits.add().CopyFrom(self.inits.pop(pname))
         model.ir_version = min(model.ir_version, _max_ir_version(self.opset))
         return model
 
@@ -312,8 +317,14 @@ def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_da
                 os.replace(os.path.join(directory, tmp_data), os.path.join(directory, data_name))
                 tmp_data = data_name  # removed again if the check below fails
         else:
+            data = model.SerializeToString()  # once: the checker below reads the same bytes
             with open(tmp, "wb") as f:
-                f.write(model.SerializeToString())
+                f.write(data)
+        kinds: dict = {}
+        for op_type in [n.op_type for n in model.graph.node]:  # (a node object would keep the model alive)
+            kinds[op_type] = kinds.get(op_type, 0) + 1
+        n_nodes, n_inits = len(model.graph.node), len(model.graph.initializer)
+        model = None  # the checker parses its own copy: keep one set of weights in memory, not two
         if check:
             progress("checking with onnx.checker (full_check)")
             try:
@@ -321,9 +332,10 @@ def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_da
                     # the checker resolves the data file relative to the model: check at its final place
                     onnx.checker.check_model(tmp, full_check=True)
                 else:
-                    onnx.checker.check_model(model, full_check=True)
+                    onnx.checker.check_model(data, full_check=True)
             except Exception as e:  # a bug in a mapping, not a user error; say which
                 raise IrcError(f"the ONNX model irc built fails onnx.checker: {str(e).strip().splitlines()[0]}") from e
+        data = None
         os.replace(tmp, path)
         tmp_data = None
     except BaseException:
@@ -331,10 +343,7 @@ def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_da
             if p and os.path.exists(p):
                 os.unlink(p)
         raise
-    kinds: dict = {}
-    for n in model.graph.node:
-        kinds[n.op_type] = kinds.get(n.op_type, 0) + 1
-    return {"path": path, "opset": opset, "nodes": len(model.graph.node), "initializers": len(model.graph.initializer),
+    return {"path": path, "opset": opset, "nodes": n_nodes, "initializers": n_inits,
             "bytes": total, "external_data": os.path.join(directory, data_name) if external else None,
             "node_kinds": kinds}
 
