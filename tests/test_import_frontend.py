@@ -319,3 +319,22 @@ def test_export_failure_is_a_user_error():
 
     with pytest.raises(IrcError, match="torch.export failed"):
         irc.import_model(DataDependent(), [((3,), "f32")])
+
+
+class Helper(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def _impl(self, x):
+        return torch.tanh(self.conv(x))  # inside a helper
+
+    def forward(self, x):
+        return self._impl(x)
+
+
+def test_locations_point_into_helper_methods():
+    m = irc.import_model(Helper(), [((3, 6, 6), "f32")])
+    ops = _ops(m)
+    want = _line_of(Helper._impl, "inside a helper")
+    assert ops["conv"].loc.line == want and ops["tanh"].loc.line == want

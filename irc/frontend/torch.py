@@ -144,6 +144,34 @@ def script_to_module(model, input_types, batch=1):
 
 
 @contextlib.contextmanager
+def full_stack_traces():
+    """Let export record every frame from the first `forward` on, not only frames named `forward`, so a
+    location points at `x = self.conv1(x)` inside a helper such as ResNet's `_forward_impl` rather than
+    at the call of the helper. Uses a private torch hook; without it, locations are just coarser."""
+    try:
+        from torch.fx.proxy import TracerBase
+
+        orig = TracerBase.__dict__["_filter_traceback_frames"]
+    except (ImportError, KeyError):
+        yield
+        return
+
+    def keep_all(self, summary):
+        saved = getattr(self, "_record_forward_stack_traces_only", False)
+        self._record_forward_stack_traces_only = False
+        try:
+            return orig(self, summary)
+        finally:
+            self._record_forward_stack_traces_only = saved
+
+    TracerBase._filter_traceback_frames = keep_all
+    try:
+        yield
+    finally:
+        TracerBase._filter_traceback_frames = orig
+
+
+@contextlib.contextmanager
 def quiet_torch():
     """Keep torch.export's own warnings and log lines off the user's terminal."""
     loggers = [logging.getLogger(n) for n in ("torch._export", "torch.export", "torch._dynamo", "torch.fx",
@@ -1412,7 +1440,7 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
         if not input_types:
             raise IrcError("give the input shapes (--shape C,H,W once per input)")
         progress("exporting with torch.export")
-        with quiet_torch():
+        with quiet_torch(), full_stack_traces():
             if isinstance(model, torch.jit.ScriptModule):
                 name = name or getattr(model, "original_name", "") or "model"
                 model = script_to_module(model, input_types, batch)
