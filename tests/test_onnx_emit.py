@@ -307,6 +307,10 @@ def test_external_data_above_two_gigabytes(tmp_path, monkeypatch):
     assert any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
     onnx.checker.check_model(path, full_check=True)
     check_against_executor(m, path)
+    from irc.frontend.onnx import import_onnx  # and irc reads it back, data file and all
+
+    back = import_onnx(path)
+    assert (back.weights.numpy("c.weight") == m.weights.numpy("c.weight")).all()
     assert sorted(os.listdir(tmp_path)) == sorted(["big.onnx", "big.onnx.data", "conv_pool.ir", "conv_pool.safetensors"])
     # below the limit: one self-contained file
     monkeypatch.setattr(backend, "TWO_GB", 2**31)
