@@ -338,3 +338,14 @@ def test_locations_point_into_helper_methods():
     ops = _ops(m)
     want = _line_of(Helper._impl, "inside a helper")
     assert ops["conv"].loc.line == want and ops["tanh"].loc.line == want
+
+
+def test_bf16_model_through_the_weight_file(tmp_path):
+    model = nn.Sequential(nn.Linear(8, 4), nn.GELU()).to(torch.bfloat16).eval()
+    m = irc.import_model(model, [((8,), "bf16")], batch="dynamic")
+    irc.save(m, str(tmp_path / "m.ir"))
+    back = irc.load(str(tmp_path / "m.ir"))
+    assert back.main.args[0].type.dtype == "bf16"
+    x = torch.randn(3, 8).to(torch.bfloat16)
+    with torch.no_grad():
+        assert_close(model(x), Executor(back)(x)[0])

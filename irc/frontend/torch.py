@@ -498,8 +498,9 @@ class _Lowerer:
             groups.setdefault((opname, reason), []).append((path, loc))
         nodes = len(self.errors)
         kinds = len({g[0] for g in groups})
-        lines = [f"cannot import {self.name}: {kinds} unsupported op{'s' if kinds != 1 else ''} "
-                 f"({nodes} node{'s' if nodes != 1 else ''}); nothing was written"]
+        head = (f"cannot import {self.name}: {kinds} unsupported op{'s' if kinds != 1 else ''} "
+                f"({nodes} node{'s' if nodes != 1 else ''}); nothing was written")
+        lines = [head]
         for (opname, reason), where in groups.items():
             lines.append(f"  {opname} x{len(where)}: {reason}")
             seen = []

@@ -65,7 +65,7 @@ def detect_kind(path: str) -> str:
         head = f.read(16)
     if head[:1] == b"\x80":
         return "legacy pickle"
-    if head.startswith(b"// irc") or head.startswith(b"module @"):
+    if head.startswith((b"// irc", b"module @")):
         raise IrcError(f"{path}: this is irc IR text already; use irc-opt or irc-emit on it")
     if head[:1] == b"\x08":
         raise IrcError(f"{path}: not a PyTorch file (an ONNX model? irc imports PyTorch models here)")
