@@ -128,10 +128,27 @@ def child(spec):
     module = import_model(model, [((cfg["seq"],), "i64")], batch=1, name="decoder",
                           progress=lambda m: mark(steps[m]) if m in steps else None)
     mark("verify")
+    import irc.ir.weights as W
+
+    save_weights = W.WeightStore.save
+
+    def timed_save(*a, **kw):
+        mark("irc.save: print the .ir")
+        save_weights(*a, **kw)
+        mark("irc.save: write m.safetensors")
+
+    W.WeightStore.save = timed_save
     irc.save(module, os.path.join(spec["work"], "m.ir"))
-    mark("irc.save (.ir + safetensors)")
-    emit_pytorch(module, os.path.join(spec["work"], "out"))
-    mark("emit_pytorch")
+    mark("irc.save: write the .ir")
+    emit_steps = {"generating model.py": "emit: verify", "writing model.safetensors": "emit: generate model.py"}
+
+    def emit_progress(msg):
+        for k, v in emit_steps.items():
+            if msg.startswith(k):
+                mark(v)
+
+    emit_pytorch(module, os.path.join(spec["work"], "out"), progress=emit_progress)
+    mark("emit: write model.safetensors")
     with open(spec["result"], "w") as f:
         json.dump({"marks": marks, "params": n_params, "weight_bytes": w_bytes,
                    "ops": sum(1 for _ in module.ops()), "torch": torch.__version__}, f)
