@@ -489,3 +489,12 @@ def test_irc_check_with_an_onnx_source(tmp_path, capsys):
     text = (tmp_path / "m.ir").read_text().replace("nn.relu", "nn.sigmoid")
     (tmp_path / "bad.ir").write_text(text)
     assert check_main([path, "--ir", str(tmp_path / "bad.ir")]) == 1
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+def test_group_normalization_per_group_or_per_channel(opset):
+    shape = (2,) if opset == 18 else (6,)  # opset 18: scale/bias per group; 21: per channel
+    m = model([h.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=2, epsilon=1e-3)],
+              [("x", [None, 6, 3, 4])], ["y"], {"s": rand(*shape, seed=1), "b": rand(*shape, seed=2)}, opset=opset)
+    module, _ = run_both(m)
+    assert ops_of(module) == ["nn.group_norm"]

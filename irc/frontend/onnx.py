@@ -1068,6 +1068,31 @@ def _instance_norm(L, node):
     return L.emit("group_norm", [x, sc, b], {"num_groups": c, "epsilon": L.attr("epsilon", 1e-5)})
 
 
+@handles("GroupNormalization")
+def _group_norm_onnx(L, node):
+    """Opset 21: scale and bias per channel (PyTorch's). Opset 18: per group; irc repeats constant ones per
+    channel (the same numbers)."""
+    x = L.val(0)
+    g = L.attr("num_groups")
+    c = x.type.shape[1]
+    if c is None:
+        raise Unsupported("GroupNormalization needs a static channel count")
+    if L.attr("stash_type", 1) != 1:
+        raise Unsupported("stash_type other than float32")
+    scale, bias = L.inp(1), L.inp(2)
+    ops = [x]
+    for name, t in ((node.input[1], scale), (node.input[2], bias)):
+        if isinstance(t, Const) and t.array.shape == (g,) and g != c:
+            ops.append(L.as_value(Const(np.repeat(t.array, c // g), init=name + "_per_channel")))
+        elif isinstance(t, (Const, Value)):
+            ops.append(L.as_value(t, name))
+            if ops[-1].type.shape not in ((c,),):
+                raise Unsupported(f"GroupNormalization {name} of shape {list(ops[-1].type.shape)}")
+        else:
+            raise Unsupported("GroupNormalization scale/bias computed from shapes")
+    return L.emit("group_norm", ops, {"num_groups": g, "epsilon": L.attr("epsilon", 1e-5)})
+
+
 @handles("LayerNormalization")
 def _layer_norm(L, node):
     x = L.val(0)
