@@ -498,3 +498,25 @@ def test_group_normalization_per_group_or_per_channel(opset):
               [("x", [None, 6, 3, 4])], ["y"], {"s": rand(*shape, seed=1), "b": rand(*shape, seed=2)}, opset=opset)
     module, _ = run_both(m)
     assert ops_of(module) == ["nn.group_norm"]
+
+
+def test_affine_index_over_a_dynamic_batch():
+    """Gather(Reshape(x, [-1]), Range(0, N) * 12 + arange(12)): x itself; a non-contiguous stride is refused."""
+    import irc
+    from irc.frontend.onnx import import_onnx
+
+    def graph(stride):
+        return model([h.make_node("Shape", ["x"], ["s"], end=1), h.make_node("Squeeze", ["s", "ax0"], ["n"]),
+                      h.make_node("Range", ["zero", "n", "one"], ["r"]), h.make_node("Mul", ["r", "k"], ["rk"]),
+                      h.make_node("Unsqueeze", ["rk", "ax123"], ["ru"]), h.make_node("Add", ["ru", "inner"], ["idx"]),
+                      h.make_node("Reshape", ["x", "m1"], ["flat"]), h.make_node("Gather", ["flat", "idx"], ["g"]),
+                      h.make_node("Relu", ["g"], ["y"])],
+                     [("x", [None, 3, 2, 2])], ["y"],
+                     {"ax0": np.array([0], np.int64), "zero": np.array(0, np.int64), "one": np.array(1, np.int64),
+                      "k": np.array(stride, np.int64), "ax123": np.array([1, 2, 3], np.int64),
+                      "inner": np.arange(12, dtype=np.int64).reshape(1, 3, 2, 2), "m1": np.array([-1], np.int64)})
+
+    module, _ = run_both(graph(12))
+    assert ops_of(module) == ["nn.relu"]
+    with pytest.raises(irc.IrcError, match="non-contiguous"):
+        import_onnx(graph(13))

@@ -275,6 +275,7 @@ class _Importer:
         self.node = None
         self.func = None
         self._consumed = None
+        self.onnx_names: dict[int, str] = {}  # id(IR value) -> the ONNX name it was first bound to
 
     # -- types
 
@@ -364,6 +365,8 @@ class _Importer:
         if isinstance(x, Shp):
             raise Unsupported("a shape computed at run time (from a dynamic dimension) is used as data; "
                               "irc needs it to be static")
+        if isinstance(x, Affine):
+            raise Unsupported("index arithmetic over a dynamic dimension is used as data")
         if isinstance(x, Deferred):
             raise Unsupported(f"the result of {x.node.op_type} ({x.node.name or x.node.output[0]}) is used as a "
                               "tensor; irc has no boolean ops (only Where patterns it can express)")
@@ -556,6 +559,11 @@ class _Importer:
                          and consts[0].array.dtype.kind == "f")
             if node.op_type == "Constant" or (node.op_type not in NO_FOLD and all_const):
                 outs = self.fold(node, ins)
+            if outs is None and any(isinstance(x, Affine) for x in ins):
+                if node.op_type not in AFFINE_OPS:
+                    raise Unsupported("index arithmetic over a dynamic dimension (as the default exporter writes "
+                                      "as_strided) that irc cannot express")
+                outs = AFFINE_OPS[node.op_type](self, node, ins)
             if outs is None and any(isinstance(x, Shp) for x in ins) and node.op_type in SHAPE_OPS \
                     and not any(isinstance(x, Value) for x in ins):
                 outs = SHAPE_OPS[node.op_type](self, node, ins)
@@ -571,6 +579,8 @@ class _Importer:
                     continue
                 if i < len(outs) and outs[i] is not None:
                     self.env[o] = outs[i]
+                    if isinstance(outs[i], Value):
+                        self.onnx_names.setdefault(id(outs[i]), o)
                 else:
                     self.env[o] = _POISON
                     if self._used(o):
@@ -924,6 +934,133 @@ def _shape_where(L, node, ins):
 for _k, _f in {"Add": lambda a, b: a + b, "Sub": lambda a, b: a - b, "Mul": lambda a, b: a * b,
                "Div": lambda a, b: a // b if not isinstance(a, Sym) and not isinstance(b, Sym) else Opaque()}.items():
     SHAPE_OPS[_k] = _shape_arith(_f)
+
+
+# ----------------------------------------------------------------------------- affine index tensors
+
+
+class Affine:
+    """An int tensor known as offset + sum_j coefs[j] * i_j over its indices, with some dynamic sizes: the
+    index arithmetic the default exporter writes for as_strided on a dynamic batch (Range(0, N) * 32 + ...)."""
+
+    __slots__ = ("coefs", "offset", "shape")
+
+    def __init__(self, shape, offset, coefs):
+        self.shape, self.offset, self.coefs = list(shape), int(offset), [int(c) for c in coefs]
+
+
+AFFINE_OPS: dict = {}
+
+
+def _as_affine(x) -> Affine:
+    """An Affine for an Affine or a constant int array that is one (else Unsupported)."""
+    if isinstance(x, Affine):
+        return x
+    if not isinstance(x, Const) or x.array.dtype.kind not in "iu":
+        raise Unsupported("index arithmetic mixing a dynamic range with run-time values")
+    a = x.array.astype(np.int64)
+    origin = (0,) * a.ndim
+    off = int(a[origin]) if a.ndim else int(a)
+    coefs = []
+    for j in range(a.ndim):
+        step = (0,) * j + (1,) + (0,) * (a.ndim - j - 1)
+        coefs.append(int(a[step]) - off if a.shape[j] > 1 else 0)
+    grid = np.indices(a.shape) if a.ndim else np.zeros((0,))
+    expect = off + sum(c * grid[j] for j, c in enumerate(coefs)) if a.ndim else off
+    if not np.array_equal(a, expect):
+        raise Unsupported("index arithmetic with a constant that is not an affine index")
+    return Affine(a.shape, off, coefs)
+
+
+def _affine_add(p: Affine, q: Affine, sign=1) -> Affine:
+    rank = max(len(p.shape), len(q.shape))
+    ps = [1] * (rank - len(p.shape)) + p.shape
+    qs = [1] * (rank - len(q.shape)) + q.shape
+    pc = [0] * (rank - len(p.coefs)) + p.coefs
+    qc = [0] * (rank - len(q.coefs)) + q.coefs
+    shape = []
+    for a, b in zip(ps, qs):
+        if isinstance(a, int) and a == 1:
+            shape.append(b)
+        elif isinstance(b, int) and b == 1 or a is b or (isinstance(a, int) and a == b):
+            shape.append(a)
+        else:
+            raise Unsupported("index arithmetic over dims that do not broadcast statically")
+    return Affine(shape, p.offset + sign * q.offset, [c + sign * d for c, d in zip(pc, qc)])
+
+
+@handles("Range", table=SHAPE_OPS)
+def _range_dynamic(L, node, ins):
+    start, limit, step = ins
+    if not (isinstance(start, Const) and isinstance(step, Const)) or isinstance(limit, Const):
+        raise Unsupported("Range with a dynamic start or step")
+    n = limit.array.ravel()
+    if n.size != 1 or int(start.array) != 0 or int(step.array) != 1:
+        raise Unsupported("Range over a dynamic dimension other than Range(0, N, 1)")
+    return Affine([n[0]], 0, [1])
+
+
+@handles("Add", "Sub", table=AFFINE_OPS)
+def _affine_addsub(L, node, ins):
+    return _affine_add(_as_affine(ins[0]), _as_affine(ins[1]), -1 if node.op_type == "Sub" else 1)
+
+
+@handles("Mul", table=AFFINE_OPS)
+def _affine_mul(L, node, ins):
+    a, k = (ins[0], ins[1]) if isinstance(ins[0], Affine) else (ins[1], ins[0])
+    if not isinstance(k, Const) or k.array.size != 1 or k.array.dtype.kind not in "iu":
+        raise Unsupported("index arithmetic scaled by a non-constant")
+    k = int(k.array.ravel()[0])
+    return Affine(a.shape, a.offset * k, [c * k for c in a.coefs])
+
+
+@handles("Unsqueeze", table=AFFINE_OPS)
+def _affine_unsqueeze(L, node, ins):
+    a = ins[0]
+    axes = L.ints(1, "axes") if len(ins) > 1 and ins[1] is not None else L.attr("axes")
+    rank = len(a.shape) + len(axes)
+    shape, coefs = list(a.shape), list(a.coefs)
+    for ax in sorted(x % rank for x in axes):
+        shape.insert(ax, 1)
+        coefs.insert(ax, 0)
+    return Affine(shape, a.offset, coefs)
+
+
+@handles("Cast", "Identity", table=AFFINE_OPS)
+def _affine_identity(L, node, ins):
+    return ins[0]
+
+
+@handles("Gather", table=AFFINE_OPS)
+def _affine_gather(L, node, ins):
+    """Gather(Reshape(x, [-1]), idx) with idx the contiguous index of x itself: x (as_strided that is a no-op)."""
+    data, idx = ins
+    if not isinstance(data, Value) or not isinstance(idx, Affine) or L.attr("axis", 0) != 0:
+        raise Unsupported("Gather at a dynamic range of indices")
+    flat = data.owner
+    if flat is None or flat.name != "nn.reshape" or flat.attrs["shape"] != [-1]:
+        raise Unsupported("Gather at a dynamic range of indices of a tensor that is not a flattened view")
+    x = flat.operands[0]
+    xs = x.type.shape
+    if len(idx.shape) != len(xs) or idx.offset != 0:
+        raise Unsupported("as_strided to another shape or offset")
+    dims = L.dims.get(L.onnx_names.get(id(x), ""), [])
+    stride = 1
+    for j in reversed(range(len(xs))):
+        d, want = xs[j], idx.shape[j]
+        if isinstance(want, Sym):
+            mine = Sym(x, j, dims[j] if j < len(dims) and isinstance(dims[j], str) else None)
+            if d is not None or not want.same(mine):
+                raise Unsupported("as_strided over a dynamic dim that is not the tensor's own")
+        elif want != d:
+            raise Unsupported("as_strided to another shape")
+        if d != 1 and idx.coefs[j] != stride:
+            raise Unsupported("as_strided with non-contiguous strides")
+        if j > 0:
+            if d is None:
+                raise Unsupported("as_strided over a tensor with a dynamic inner dim")
+            stride *= d
+    return x
 
 
 # ----------------------------------------------------------------------------- shared helpers
