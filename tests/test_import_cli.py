@@ -306,3 +306,31 @@ def test_subprocess_no_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "irc.tools.irc_import", str(tmp_path / "nope.pt"), "--shape", "3",
                         "-o", str(tmp_path / "m.ir"), "--debug"], capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "Traceback" in r.stderr
+
+
+def test_progress_only_on_a_terminal(files, tmp_path):
+    """On a terminal stderr gets an updating progress line (\\r); into a pipe, only the summary."""
+    import pty
+
+    _, p = files
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(HERE), HERE]))
+    cmd = [sys.executable, "-m", "irc.tools.irc_import", str(p["pt2"]), "-o", str(tmp_path / "m.ir")]
+    master, slave = pty.openpty()
+    r = subprocess.run(cmd, stderr=slave, stdout=subprocess.DEVNULL, env=env, check=False)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    tty_err = b"".join(chunks).decode()
+    assert r.returncode == 0
+    assert "\r" in tty_err and "lowering to irc IR" in tty_err and "irc-import: wrote" in tty_err
+    piped = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert piped.returncode == 0
+    assert "\r" not in piped.stderr and "lowering" not in piped.stderr and "irc-import: wrote" in piped.stderr

@@ -248,7 +248,8 @@ def _fmt_loc(loc) -> str:
 
 
 class _Lowerer:
-    def __init__(self, ep, root, name):
+    def __init__(self, ep, root, name, progress=None):
+        self.progress = progress or (lambda msg: None)
         self.ep = ep
         self.root = root
         self.name = name
@@ -449,8 +450,13 @@ class _Lowerer:
             self._note_syms(a, f)
         self.module = Module(self.name, {}, [self.func], self.weights)
         self.loc = None
+        total = sum(1 for n in ep.graph.nodes if n.op == "call_function")
+        done = 0
         for node in ep.graph.nodes:
             if node.op == "call_function":
+                done += 1
+                if done % 100 == 0:
+                    self.progress(f"lowering to irc IR: {done}/{total} ATen ops")
                 self.node = node
                 self.loc = _frame_loc(node.meta.get("stack_trace"))
                 self.lower(node)
@@ -1460,7 +1466,7 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
     if not re.match(r"[A-Za-z_]", mname):  # a module's @name starts with a letter or _
         mname = "m_" + mname
     with quiet_torch():
-        module = _Lowerer(ep, root, mname).run()
+        module = _Lowerer(ep, root, mname, progress).run()
     progress("verifying")
     verify(module)
     return module

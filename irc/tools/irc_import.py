@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 
 from ..ir import DTYPES, IrcError
@@ -47,25 +48,46 @@ def parse_batch(text: str):
 
 
 class _Progress:
-    """One updating line on a terminal; nothing when stderr is not a terminal or with --quiet."""
+    """One updating line on a terminal (the step and the seconds so far, refreshed twice a second);
+    nothing when stderr is not a terminal or with --quiet."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.start = time.monotonic()
         self.width = 0
+        self.msg = None
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        if enabled:
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self):
+        while not self.stop.wait(0.5):
+            self._draw()
+
+    def _draw(self):
+        with self.lock:
+            if self.msg is None or self.stop.is_set():
+                return
+            line = f"irc-import: {self.msg} ... ({time.monotonic() - self.start:.0f}s)"
+            sys.stderr.write("\r" + line.ljust(self.width))
+            sys.stderr.flush()
+            self.width = len(line)
 
     def __call__(self, msg: str):
-        if not self.enabled:
-            return
-        line = f"irc-import: {msg} ... ({time.monotonic() - self.start:.0f}s)"
-        sys.stderr.write("\r" + line.ljust(self.width))
-        sys.stderr.flush()
-        self.width = len(line)
+        if self.enabled:
+            self.msg = msg
+            self._draw()
 
     def done(self):
-        if self.enabled and self.width:
-            sys.stderr.write("\r" + " " * self.width + "\r")
-            sys.stderr.flush()
+        if not self.enabled:
+            return
+        with self.lock:
+            self.msg = None
+            if self.width:
+                sys.stderr.write("\r" + " " * self.width + "\r")
+                sys.stderr.flush()
+                self.width = 0
 
 
 def main(argv=None) -> int:
@@ -143,6 +165,7 @@ def _main(argv):
         ir.save(module, out)
     finally:
         progress.done()
+        progress.stop.set()
     from ..ir.flops import count_flops, format_flops
     from ..ir.stats import summary
 
