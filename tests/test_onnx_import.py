@@ -375,6 +375,15 @@ def test_gelu_erf_and_gelu_op():
              h.make_node("Mul", ["hx", "a"], ["y"]), h.make_node("Erf", ["x"], ["e2"]), h.make_node("Add", ["e2", "one"], ["z"])]
     module, _ = run_both(model(nodes, [("x", [None, 8])], ["y", "z"], dict(c, rs2=np.array(0.5 ** 0.5, np.float32))))
     assert ops_of(module)[0] == "nn.gelu" and "nn.erf" in ops_of(module)
+    # the tanh approximation as the TorchScript exporter writes it below opset 20
+    k = {"c": np.array(0.044715, np.float32), "k": np.array(np.sqrt(2 / np.pi), np.float32)}
+    nodes = [h.make_node("Mul", ["x", "x"], ["x2"]), h.make_node("Mul", ["x", "x2"], ["x3"]),
+             h.make_node("Mul", ["c", "x3"], ["cx3"]), h.make_node("Add", ["x", "cx3"], ["s"]),
+             h.make_node("Mul", ["k", "s"], ["i"]), h.make_node("Tanh", ["i"], ["t"]),
+             h.make_node("Add", ["one", "t"], ["a"]), h.make_node("Mul", ["x", "a"], ["m"]),
+             h.make_node("Mul", ["half", "m"], ["y"])]
+    module, _ = run_both(model(nodes, [("x", [None, 8])], ["y"], dict(c, **k), opset=17))
+    assert ops_of(module) == ["nn.gelu"] and module.main.ops[-1].attrs["approximate"] == "tanh"
 
 
 # ----------------------------------------------------------------------------- normalisation, reductions

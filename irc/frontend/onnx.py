@@ -690,42 +690,94 @@ def _other(op, v):
     return b if a is v else a if b is v else None
 
 
+def _gelu_tail(add, x):
+    """The op computing 0.5 * x * add, in the orders exporters write it (add = 1 + erf(...) or 1 + tanh(...))."""
+    if add.name != "nn.add" or not _only_use(add.result):
+        return None
+    m = add.result.uses[0]
+    if m.name != "nn.mul":
+        return None
+    o = _other(m, add.result)
+    if o is x or _near(_const_scalar(o), 0.5):  # (x * add) * 0.5  or  (add * 0.5) * x
+        if not _only_use(m.result):
+            return None
+        n = m.result.uses[0]
+        want = 0.5 if o is x else None
+        if n.name == "nn.mul" and (_near(_const_scalar(_other(n, m.result)), 0.5) if want else _other(n, m.result) is x):
+            return n
+        return None
+    h = o.owner if o is not None else None  # (x * 0.5) * add
+    if h is not None and h.name == "nn.mul" and _only_use(o) and _other(h, x) is not None \
+            and _near(_const_scalar(_other(h, x)), 0.5):
+        return m
+    return None
+
+
+def _plus_one(t):
+    """The add(t, 1) that uses t, or None."""
+    if not _only_use(t.result):
+        return None
+    add = t.result.uses[0]
+    return add if add.name == "nn.add" and _near(_const_scalar(_other(add, t.result)), 1.0) else None
+
+
+def _cube_of(v):
+    """x when v is x * (x * x), (x * x) * x or x ** 3."""
+    op = v.owner
+    if op is None or not _only_use(v):
+        return None
+    if op.name == "nn.pow" and _near(_const_scalar(op.operands[1]), 3.0):
+        return op.operands[0]
+    if op.name != "nn.mul":
+        return None
+    for x, sq in (op.operands, op.operands[::-1]):
+        s = sq.owner
+        if s is not None and s.name == "nn.mul" and _only_use(sq) and s.operands[0] is x and s.operands[1] is x:
+            return x
+    return None
+
+
 def _fuse_gelu(func):
-    """0.5 * x * (1 + erf(x / sqrt(2))) in the orders exporters write it becomes nn.gelu."""
+    """0.5 * x * (1 + erf(x / sqrt(2))) and 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), in the
+    orders exporters write them, become nn.gelu (approximate "none" / "tanh")."""
     from ..ir.rewriter import Rewriter
 
     rw = Rewriter(func)
-    for erf in list(func.ops):
-        if erf.name != "nn.erf" or not _only_use(erf.result):
+    for t in list(func.ops):
+        x, approx = None, None
+        if t.name == "nn.erf":
+            d = t.operands[0].owner
+            if d is None or d.name not in ("nn.div", "nn.mul") or not _only_use(d.result):
+                continue
+            x, c = d.operands
+            if not (_near(_const_scalar(c), math.sqrt(2)) if d.name == "nn.div" else _near(_const_scalar(c), 0.5 ** 0.5)):
+                continue
+            approx = "none"
+        elif t.name == "nn.tanh":
+            inner = t.operands[0].owner  # sqrt(2/pi) * (x + 0.044715 * x^3)
+            if inner is None or inner.name != "nn.mul" or not _only_use(inner.results[0]):
+                continue
+            k = next((v for v in inner.operands if _near(_const_scalar(v), math.sqrt(2 / math.pi))), None)
+            s = _other(inner, k) if k is not None else None
+            if s is None or s.owner is None or s.owner.name != "nn.add" or not _only_use(s):
+                continue
+            for xx, cterm in (s.owner.operands, s.owner.operands[::-1]):
+                co = cterm.owner
+                if co is None or co.name != "nn.mul" or not _only_use(cterm):
+                    continue
+                cc = next((v for v in co.operands if _near(_const_scalar(v), 0.044715)), None)
+                if cc is not None and _cube_of(_other(co, cc)) is xx:
+                    x, approx = xx, "tanh"
+                    break
+            if x is None:
+                continue
+        else:
             continue
-        d = erf.operands[0].owner
-        if d is None or d.name not in ("nn.div", "nn.mul") or not _only_use(d.result):
-            continue
-        x, c = d.operands
-        if not (_near(_const_scalar(c), math.sqrt(2)) if d.name == "nn.div" else _near(_const_scalar(c), 0.5 ** 0.5)):
-            continue
-        add = erf.result.uses[0]
-        if add.name != "nn.add" or not _near(_const_scalar(_other(add, erf.result)), 1.0) or not _only_use(add.result):
-            continue
-        m = add.result.uses[0]
-        if m.name != "nn.mul":
-            continue
-        other = _other(m, add.result)
-        final = None
-        if other is x and _only_use(m.result):  # (x * (1 + erf)) * 0.5
-            n = m.result.uses[0]
-            if n.name == "nn.mul" and _near(_const_scalar(_other(n, m.result)), 0.5):
-                final = n
-        elif other is not None and other.owner is not None and other.owner.name == "nn.mul" and _only_use(other):
-            h = other.owner  # (x * 0.5) * (1 + erf)  or  x * ((1 + erf) * 0.5)
-            if _other(h, x) is not None and _near(_const_scalar(_other(h, x)), 0.5):
-                final = m
-        elif other is not None and _near(_const_scalar(other), 0.5) and _only_use(m.result):
-            n = m.result.uses[0]
-            if n.name == "nn.mul" and _other(n, m.result) is x:
-                final = n
+        add = _plus_one(t)
+        final = _gelu_tail(add, x) if add is not None else None
         if final is not None and final.result.type == x.type:
-            rw.rebuild(final, operands=[x], attrs={}, name="nn.gelu")
+            rw.rebuild(final, operands=[x], attrs={"approximate": approx} if approx == "tanh" else {},
+                       name="nn.gelu")
     rw.commit()
 
 
