@@ -19,7 +19,8 @@ registry ops without a mapping so that gaps are visible. Choices worth knowing:
   of length 1, which "pytorch_half_pixel" maps to 0 instead).
 - gelu is ONNX Gelu from opset 20, else built from Erf (or Tanh for approximate="tanh");
   layer_norm is LayerNormalization from opset 17 when its axes are the trailing ones, else
-  decomposed; group_norm is always decomposed (ONNX GroupNormalization changed meaning in opset 21).
+  decomposed; group_norm is GroupNormalization from opset 21 (per-channel scale, PyTorch's), decomposed
+  below (opset 18's GroupNormalization scales per group).
 - Tensors above 2 GB in total go to external data (`<file>.data` beside the model).
 """
 
@@ -676,6 +677,8 @@ def _layer_norm(e, op, ins, outs):
 def _group_norm(e, op, ins, outs):
     x = op.operands[0].type
     g, eps, out, dt = op.attrs["num_groups"], op.attrs["epsilon"], outs[0], x.dtype
+    if e.opset >= 21 and len(ins) == 3:  # GroupNormalization-21 takes PyTorch's per-channel scale and bias
+        return e.node("GroupNormalization", ins, out, num_groups=g, epsilon=eps)
     grouped = e.node("Reshape", [ins[0], e.ints(out, "grouped_shape", [0, g, -1])], e.tmp(out, "grouped"))
     mean = e.reduce("ReduceMean", grouped, [2], e.tmp(out, "mean"), True)
     d = e.node("Sub", [grouped, mean], e.tmp(out, "centered"))

@@ -1404,6 +1404,8 @@ def _mean_var(L, node):
 @handles("Reciprocal")
 def _reciprocal(L, node):
     x = L.val(0)
+    if x.owner is not None and x.owner.name == "nn.sqrt" and len(x.uses) == 0:  # 1 / sqrt(v): rsqrt
+        return L.emit("rsqrt", [x.owner.operands[0]])  # the sqrt, unused now, is dropped at the end
     one = L.as_value(Const(np.asarray(1, dtype=NP_OF[x.type.dtype])), "one")
     return L.emit("div", [one, x])
 
