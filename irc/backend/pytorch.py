@@ -533,6 +533,7 @@ class _Emitter:
             val[id(a)] = names.claim(a.name)
             args.append(val[id(a)])
         lines, helpers = [], set()
+        reads, local = [], []  # per line the names it reads; the locals forward assigns, in order
         for op in func.ops:
             if op.name == "nn.param":
                 val[id(op.result)] = self.key_expr[op.attrs["key"]]
@@ -553,7 +554,10 @@ class _Emitter:
                 val[id(r)] = n
             target = ", ".join(outs) + ("," if len(outs) == 1 and op.kind == "split" else "")
             lines.append(f"{target} = {expr}")
+            reads.append(operands)
+            local.extend(outs)
         rets = [val[id(v)] for v in func.outputs]
+        lines = _free_dead(lines, reads, local, rets)
         lines.append("return " + (", ".join(rets) if rets else "None"))
 
         from .torch_exec import helper_source
@@ -693,6 +697,31 @@ def example_inputs(batch=1, seed=0):
     def _emitted_prefix(self, spec):
         k = next(key for _, key in spec.state if key is not None)
         return self.emitted_key[k].rsplit(".", 1)[0]
+
+
+def _free_dead(lines, reads, local, keep):
+    """`lines` with `del a, b` after the last line that reads each local (not the returned ones).
+
+    As torch.fx's generated code does: a forward that keeps every activation alive until it returns
+    makes the allocator map fresh memory on every call (ResNet50 at batch 1: 1.5x the source's time)."""
+    order = {n: i for i, n in enumerate(local)}
+    last = {}
+    for i, names in enumerate(reads):
+        for n in names:
+            if n in order:
+                last[n] = i
+    dead: dict[int, list] = {}
+    for n, i in last.items():
+        if n not in keep:
+            dead.setdefault(i, []).append(n)
+    out = []
+    for i, ln in enumerate(lines):
+        out.append(ln)
+        names = sorted(dead.get(i, ()), key=order.get)
+        while names:  # short lines: at most 8 names per del
+            out.append("del " + ", ".join(names[:8]))
+            names = names[8:]
+    return out
 
 
 def _check_safe(source: str) -> None:

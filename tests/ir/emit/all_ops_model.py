@@ -23,42 +23,73 @@ class AllOps(nn.Module):
     def forward(self, x, s):
         dw = self.conv(x)
         pw = self.pw(F.pad(dw, (1, 0, 0, 1)))
+        del dw
         bn = self.bn(pw)
+        del pw
         relu6 = F.relu6(bn)
+        del bn
         lrelu = F.leaky_relu(relu6, 0.1)
+        del relu6
         hs = F.hardswish(lrelu)
+        del lrelu
         hsig = F.hardsigmoid(hs)
+        del hs
         sig = torch.sigmoid(hsig)
+        del hsig
         t = torch.tanh(sig)
+        del sig
         si = F.silu(t)
+        del t
         g = F.gelu(si, approximate='tanh')
+        del si
         mp = F.max_pool2d(g, (3, 3), (2, 2), (0, 0), (1, 1), ceil_mode=True)
         ap = F.avg_pool2d(g, (2, 2), (2, 2), (1, 1), ceil_mode=False, count_include_pad=False)
+        del g
         up = F.interpolate(mp, scale_factor=(2.0, 2.0), mode='nearest')
+        del mp
         upb = F.interpolate(ap, size=(8, 8), mode='bilinear', align_corners=True)
+        del ap
         cat = torch.cat([up, upb], 1)
+        del up, upb
         a, _c = torch.split(cat, (20, 12), 1)
         sl = a[:, 2:, :, :-1:2]
+        del a
         pd = F.pad(sl, (0, 2, 1, 1), value=0.0)
+        del sl
         gap = F.adaptive_avg_pool2d(pd, (1, 1))
+        del pd
         fl = torch.flatten(gap, 1, -1)
+        del gap
         fc = self.fc(fl)
+        del fl
         half = torch.full((), 0.5, dtype=torch.float32)
         scaled = fc * half
+        del fc
         bias = torch.tensor([1.0, -2.0, 3.5, 0.0, 1e-07, 2.0, 2.0, 2.0, 2.0, 2.0], dtype=torch.float32)
         add = scaled + bias
+        del scaled, bias
         sub = add - half
+        del add
         div = sub / half
+        del half, sub
         sm = F.softmax(div, -1)
+        del div
         ln = self.ln(s)
         tr = ln.permute(0, 2, 1)
         mm = torch.matmul(ln, tr)
+        del tr
         mean = torch.mean(mm, (2,), keepdim=True)
+        del mm
         sum_ = torch.sum(mean, (-1,), keepdim=False)
+        del mean
         rs = sum_.reshape(sum_.shape[0], 10, 1)
+        del sum_
         out2 = ln * rs
+        del ln, rs
         ct = self.up(cat)
+        del cat
         crop = ct[:, :, :14, :14]
+        del ct
         return sm, out2, crop
 
 

@@ -40,17 +40,29 @@ class TinyNetV2(nn.Module):
     def forward(self, input_):
         features_0 = self.features[0](input_)
         features_1 = self.features[1](features_0)
+        del features_0
         features_2 = F.relu(features_1)
+        del features_1
         scaled = features_2 * self.blocks[0].scale
+        del features_2
         twice = scaled * self.blocks[0].scale
+        del scaled
         plus = twice + self.cls_token
+        del twice
         layer1_0_conv = self.layer1[0].conv(plus)
+        del plus
         layer1_0_conv_1 = self.layer1[0].conv(layer1_0_conv)
+        del layer1_0_conv
         odd = F.conv2d(layer1_0_conv_1, self.odd.weight, None, (1, 1), (0, 0), (1, 1), 1)
+        del layer1_0_conv_1
         odd2 = F.conv2d(odd, self.odd.weight, None, (2, 2), (0, 0), (1, 1), 1)
+        del odd
         pool = F.adaptive_avg_pool2d(odd2, (1, 1))
+        del odd2
         flat = torch.flatten(pool, 1, -1)
+        del pool
         head = self.head(flat)
+        del flat
         return head
 
 
