@@ -42,6 +42,7 @@ IR_TO_TORCH = {v: k for k, v in TORCH_TO_IR.items()}
 INT64_MAX = 2**63 - 1
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_$.\-]+")
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_RECURRENT_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_recurrent.py")  # irc's nn.LSTM forward
 DENSE_MAX = 32  # folded tensors up to this many elements are written inline as nn.constant
 
 
@@ -93,14 +94,46 @@ def _copy_module(model):
     return copy.deepcopy(model, memo)
 
 
-def export(model, input_types, batch, warn):
-    """torch.export a deep copy of `model` in eval mode; returns (ExportedProgram, the copy)."""
+def _dynamic_specs(input_types, batch_dynamic, dynamic_dims):
+    """torch.export dynamic_shapes for the inputs: dim 0 when the batch is dynamic, and the per-sample
+    dims named in `dynamic_dims` (one {dim: name} per input; one name = one size across inputs)."""
+    if dynamic_dims is not None and len(dynamic_dims) != len(input_types):
+        raise IrcError(f"dynamic_dims has {len(dynamic_dims)} entries for {len(input_types)} inputs: give one "
+                       "{dim: name} per input (None or {} for an input without dynamic dims)")
+    dims = {"batch": torch.export.Dim("batch", min=1)} if batch_dynamic else {}
+    specs = []
+    for i, (shape, _) in enumerate(input_types):
+        spec = {0: dims["batch"]} if batch_dynamic else {}
+        for k, name in ((dynamic_dims or [None] * len(input_types))[i] or {}).items():
+            if not isinstance(k, int) or not 0 <= k < len(shape):
+                raise IrcError(f"dynamic_dims of input {i}: {k!r} is not a dimension of its per-sample shape "
+                               f"{tuple(shape)} (0 to {len(shape) - 1}; the batch is --batch dynamic)")
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == "batch":
+                raise IrcError(f"dynamic_dims of input {i}: name {name!r} must be an identifier other than 'batch'")
+            if int(shape[k]) < 2:
+                raise IrcError(f"dynamic_dims of input {i}: the example size of dim {k} must be at least 2 "
+                               f"(torch.export specialises sizes 0 and 1), got {shape[k]}")
+            spec[k + 1] = dims.setdefault(name, torch.export.Dim(name, min=1))
+        specs.append(spec)
+    return tuple(specs), bool(dims)
+
+
+def _export_copy(model):
     try:
         root = _copy_module(model)
     except Exception as e:
         raise IrcError(f"cannot copy the model for export (irc never exports the user's own object): "
                        f"{_short_reason(e)}") from None
     root.eval()
+    from .torch_recurrent import patch_recurrent
+
+    patch_recurrent(root)  # one op per nn.LSTM/GRU/RNN whose shapes follow a dynamic sequence length
+    return root
+
+
+def export(model, input_types, batch, warn, dynamic_dims=None):
+    """torch.export a deep copy of `model` in eval mode; returns (ExportedProgram, the copy)."""
+    root = _export_copy(model)
     dynamic = batch == "dynamic"
     if not dynamic:
         try:
@@ -109,17 +142,19 @@ def export(model, input_types, batch, warn):
             raise IrcError(f"batch must be a positive integer or 'dynamic', got {batch!r}") from None
         if batch < 1:
             raise IrcError(f"batch must be a positive integer or 'dynamic', got {batch}")
+    specs, any_dynamic = _dynamic_specs(input_types, dynamic, dynamic_dims)
     with torch.no_grad():
-        if dynamic:
-            dim = torch.export.Dim("batch", min=1)
-            specs = tuple({0: dim} for _ in input_types)
+        if any_dynamic:
+            what = "a dynamic batch" if not dynamic_dims or not any(dynamic_dims) else "dynamic dimensions"
             try:
-                ep = torch.export.export(root, _example_inputs(input_types, 2), dynamic_shapes=specs, strict=False)
+                ep = torch.export.export(root, _example_inputs(input_types, 2 if dynamic else batch),
+                                         dynamic_shapes=specs, strict=False)
                 return ep, root
             except Exception as e:
-                warn(f"export with a dynamic batch failed, importing with batch 1 instead: {_short_reason(e)}")
-                root = _copy_module(model).eval()
-                batch = 1
+                fallback = "batch 1" if dynamic else "static shapes"
+                warn(f"export with {what} failed, importing with {fallback} instead: {_short_reason(e)}")
+                root = _export_copy(model)
+                batch = 1 if dynamic else batch
         try:
             ep = torch.export.export(root, _example_inputs(input_types, batch), strict=False)
         except Exception as e:
@@ -229,7 +264,7 @@ def _frame_loc(stack_trace):
     frames = re.findall(r'File "([^"]+)", line (\d+), in [^\n]*\n([^\n]*)', stack_trace)
     for path, line, code in reversed(frames):
         ap = os.path.abspath(path)
-        if ap.startswith(_TORCH_DIR + os.sep) or "<" in path:
+        if ap.startswith(_TORCH_DIR + os.sep) or "<" in path or ap == _RECURRENT_PY:
             continue
         src = linecache.getline(path, int(line))  # traces strip indentation; the file has it
         col = len(src) - len(src.lstrip()) + 1 if src.strip() else 1
@@ -1425,12 +1460,18 @@ def decompose_unknown(ep, rounds: int = 4):
     return ep
 
 
-def import_model(model, input_types=None, batch=1, name=None, progress=None, warn=None) -> Module:
+def import_model(model, input_types=None, batch=1, name=None, progress=None, warn=None,
+                 dynamic_dims=None) -> Module:
     """Lower a torch.nn.Module (or a torch.export.ExportedProgram) into a verified irc Module.
 
     input_types: one (shape_without_batch, dtype) per input, e.g. [((3, 224, 224), "f32")].
     batch: an int, or "dynamic" for a `?` batch dimension (export with an example batch of 2 and a
     torch.export.Dim; if export refuses, fall back to batch 1 with a warning saying why).
+    dynamic_dims: other dynamic dimensions, one {per-sample dim: name} per input (None or {} for none);
+    dims with the same name have the same size. E.g. token ids [batch, seq] with a dynamic sequence length:
+    `import_model(m, [((12,), "i64")], batch="dynamic", dynamic_dims=[{0: "seq"}])`; the shape's number (12)
+    is the example size export traces with (at least 2). The IR gets `?` there; if export cannot keep a
+    dimension dynamic, the import falls back to static shapes with a warning.
     progress: optional callable(str) told about the slow steps. warn: callable(str) for warnings
     (default: warnings.warn). The model itself is never modified: a deep copy is exported. The copy
     shares the model's parameter and buffer tensors, and so do the returned module's weights
@@ -1453,7 +1494,7 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
                 model = script_to_module(model, input_types, batch)
             else:
                 name = name or type(model).__name__
-            ep, root = export(model, input_types, batch, warn)
+            ep, root = export(model, input_types, batch, warn, dynamic_dims)
     progress("decomposing to ATen")
     try:
         with quiet_torch():
@@ -1471,5 +1512,7 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
     verify(module)
     return module
 
+
+from . import torch_recurrent  # noqa: E402,F401  (registers the nn.LSTM/GRU/RNN lowerings)
 
 __all__ = ["LOWERINGS", "decompose_unknown", "export", "import_model", "sanitize"]
