@@ -199,6 +199,48 @@ CASES = {
 }
 
 
+def _recurrent_case():
+    """nn.lstm / nn.gru / nn.rnn when the registry has them (weights in PyTorch's order and layout)."""
+    def weights(prefix, g, feat, hidden, layers, bidir, bias=True):
+        lines, names = [], []
+        for k in range(layers):
+            for d in ("", "_reverse") if bidir else ("",):
+                inp = feat if k == 0 else hidden * (2 if bidir else 1)
+                for w, shape in (("weight_ih", f"{g * hidden}x{inp}"), ("weight_hh", f"{g * hidden}x{hidden}"),
+                                 ("bias_ih", f"{g * hidden}"), ("bias_hh", f"{g * hidden}"))[:4 if bias else 2]:
+                    n = f"{prefix}.{w}_l{k}{d}"
+                    names.append("%" + n)
+                    lines.append(f'    %{n} = nn.param() {{key = "{n}"}} : tensor<{shape}xf32>')
+        return "\n".join(lines), ", ".join(names)
+
+    lw, ln = weights("lstm", 4, 3, 4, 2, True)
+    gw, gn = weights("gru", 3, 3, 5, 1, False)
+    rw, rn = weights("rnn", 1, 8, 3, 2, False, bias=False)
+    return f"""
+  func @forward(%x: tensor<?x5x3xf32>, %h0: tensor<4x?x4xf32>, %c0: tensor<4x?x4xf32>) -> (tensor<?x5x8xf32>, tensor<4x?x4xf32>, tensor<4x?x4xf32>, tensor<5x?x5xf32>, tensor<1x?x5xf32>, tensor<?x5x3xf32>, tensor<2x?x3xf32>) {{
+{lw}
+    %y, %hn, %cn = nn.lstm(%x, {ln}, %h0, %c0) {{batch_first = true, bidirectional = true, hidden_size = 4, num_layers = 2}}
+{gw}
+    %xt = nn.transpose(%x) {{perm = [1, 0, 2]}}
+    %gy, %gh = nn.gru(%xt, {gn}) {{hidden_size = 5}}
+{rw}
+    %ry, %rh = nn.rnn(%y, {rn}) {{batch_first = true, bias = false, hidden_size = 3, nonlinearity = "relu", num_layers = 2}}
+    return %y, %hn, %cn, %gy, %gh, %ry, %rh : tensor<?x5x8xf32>, tensor<4x?x4xf32>, tensor<4x?x4xf32>, tensor<5x?x5xf32>, tensor<1x?x5xf32>, tensor<?x5x3xf32>, tensor<2x?x3xf32>
+  }}
+}}
+"""
+
+
+def _registry_has(*names):
+    from irc.ir.ops import OPS
+
+    return all("nn." + n in OPS for n in names)
+
+
+if _registry_has("lstm", "gru", "rnn"):
+    CASES["recurrent"] = _recurrent_case()
+
+
 def _module(name, tmp_path):
     return ir_from_text(HEAD.format(name=name) + CASES[name], tmp_path, name + ".ir")
 

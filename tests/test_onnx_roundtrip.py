@@ -238,3 +238,48 @@ def test_default_exporter_files_convert_with_irc(name, tmp_path, capsys):
     with capsys.disabled():
         print(f"\n{name} (torch {torch.__version__} default exporter): irc ok, max|d| {worst:.3g} "
               f"(rel {assert_matches_ort.last_rel:.3g}); onnx2torch: {o2t}")
+
+
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(6, 5, num_layers=2, bidirectional=True, batch_first=True)
+        self.gru = nn.GRU(10, 4)
+        self.rnn = nn.RNN(4, 3, nonlinearity="relu")
+
+    def forward(self, x):
+        y, (h, c) = self.lstm(x)
+        gy, gh = self.gru(y.transpose(0, 1))
+        ry, rh = self.rnn(gy)
+        return y, h, c, gy, gh, ry, rh
+
+
+@pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "torchscript"])
+def test_recurrent_layers_round_trip(dynamo, tmp_path):
+    """LSTM (2 layers, bidirectional, batch_first), GRU and a relu RNN through both exporters: the ONNX LSTM/GRU/RNN
+    nodes (gates i,o,f,c and z,r,h, [dirs, ...] weights) come back as nn.lstm/gru/rnn in PyTorch's layout."""
+    from irc.ir.ops import OPS
+
+    if "nn.lstm" not in OPS:
+        pytest.skip("this irc has no recurrent ops")
+    from irc.fidelity import assert_close
+    from irc.frontend.onnx import import_onnx
+
+    model = randomize_(Recurrent(), 5)
+    x = torch.randn(2, 7, 6)
+    path = str(tmp_path / "rnn.onnx")
+    if dynamo:
+        pytest.importorskip("onnxscript")
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), path, dynamo=dynamo, **({"external_data": False} if dynamo else {}))
+    module = import_onnx(path)
+    assert "nn.lstm" in {op.name for op in module.main.ops}
+    from irc.backend.torch_exec import Executor
+
+    ref = ort_run(path, x)
+    out = Executor(module)(x)
+    assert len(ref) == len(out) == 7
+    for r, o in zip(ref, out):
+        assert_close(r, o, "pass")

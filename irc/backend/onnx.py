@@ -900,6 +900,86 @@ def _gather(e, op, ins, outs):
     e.node("Gather", ins, outs[0], axis=op.attrs["axis"])
 
 
+# ----------------------------------------------------------------------------- recurrent
+
+# PyTorch's gate blocks -> ONNX's: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h; RNN has one
+_GATE_ORDER = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "rnn": [0]}
+
+
+def _recurrent(e, op, ins, outs):
+    """One ONNX LSTM/GRU/RNN node per layer (both directions in one node), weights reordered into ONNX's gate
+    order and [num_directions, ...] layout at emit time; outputs brought back to PyTorch's layout."""
+    a, kind = op.attrs, op.kind
+    x_t = op.operands[0].type
+    hidden, layers, bidir = a["hidden_size"], a["num_layers"], a["bidirectional"]
+    dirs = 2 if bidir else 1
+    per = 4 if a["bias"] else 2
+    n = layers * dirs * per
+    weights, states = op.operands[1:1 + n], ins[1 + n:]
+    store = e.module.weights
+    arrays = []
+    for w in weights:
+        if w.owner is None or w.owner.name != "nn.param":
+            raise IrcError(f"nn.{kind} weights must be params to be reordered for ONNX (got %{w.name})")
+        arrays.append(np.asarray(store.numpy(w.owner.attrs["key"])))
+    g = len(_GATE_ORDER[kind])
+    order = _GATE_ORDER[kind]
+
+    def gates(arr):
+        blocks = np.split(arr, g, axis=0)
+        return np.concatenate([blocks[i] for i in order], axis=0)
+
+    out, dt = outs[0], x_t.dtype
+    cur = ins[0]
+    if a["batch_first"]:
+        cur = e.transpose(cur, (1, 0, 2), e.tmp(out, "seq_first"))
+    hs, cs = [], []
+    onnx_kind = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}[kind]
+    for k in range(layers):
+        chunk = arrays[k * dirs * per:(k + 1) * dirs * per]
+        w = np.stack([gates(chunk[d * per]) for d in range(dirs)])
+        r = np.stack([gates(chunk[d * per + 1]) for d in range(dirs)])
+        node_ins = [cur, e.init(f"{out}__W_l{k}", w.astype(IR_TO_NP[dt]), dt),
+                    e.init(f"{out}__R_l{k}", r.astype(IR_TO_NP[dt]), dt)]
+        if a["bias"]:
+            b = np.stack([np.concatenate([gates(chunk[d * per + 2]), gates(chunk[d * per + 3])]) for d in range(dirs)])
+            node_ins.append(e.init(f"{out}__B_l{k}", b.astype(IR_TO_NP[dt]), dt))
+        else:
+            node_ins.append("")
+        node_ins.append("")  # sequence_lens: every sequence is full length
+        for j, st in enumerate(states):
+            node_ins.append(e.slice(st, [0], [k * dirs], [(k + 1) * dirs], e.tmp(out, f"state{j}_l{k}")))
+        while node_ins[-1] == "":
+            node_ins.pop()
+        y, yh = e.tmp(out, f"y_l{k}"), e.tmp(out, f"h_l{k}")
+        node_outs = [y, yh] + ([e.tmp(out, f"c_l{k}")] if kind == "lstm" else [])
+        attrs = {"hidden_size": hidden, "direction": "bidirectional" if bidir else "forward"}
+        if kind == "gru":
+            attrs["linear_before_reset"] = 1
+        if kind == "rnn":
+            attrs["activations"] = ["Relu" if a["nonlinearity"] == "relu" else "Tanh"] * dirs
+        e.node(onnx_kind, node_ins, node_outs, name=e.tmp(out, f"{kind}_l{k}"), **attrs)
+        hs.append(yh)
+        if kind == "lstm":
+            cs.append(node_outs[2])
+        # Y [seq, dirs, batch, hidden] -> [seq, batch, dirs * hidden]
+        yt = e.transpose(y, (0, 2, 1, 3), e.tmp(out, f"y_t_l{k}"))
+        last = k == layers - 1 and not a["batch_first"]
+        cur = e.node("Reshape", [yt, e.ints(out, f"y_shape_l{k}", [0, 0, dirs * hidden])],
+                     out if last else e.tmp(out, f"seq_l{k}"))
+    if a["batch_first"]:
+        e.transpose(cur, (1, 0, 2), out)
+    for res, parts in zip(outs[1:], (hs, cs)):
+        if len(parts) == 1:
+            e.node("Identity", parts, res)
+        else:
+            e.node("Concat", parts, res, axis=0)
+
+
+for _k in ("lstm", "gru", "rnn"):
+    ONNX_OPS["nn." + _k] = _recurrent
+
+
 def unmapped_ops() -> list[str]:
     """Registry ops the ONNX emitter cannot write (for the gap test and the docs)."""
     from ..ir.ops import OPS

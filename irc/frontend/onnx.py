@@ -399,6 +399,15 @@ class _Importer:
         self.params[key] = op.result
         return op.result
 
+    def new_param(self, base: str, arr) -> Value:
+        """A new weight (made here, e.g. reordered from an initializer) under a fresh key."""
+        key = self.store.fresh_key(sanitize(base))
+        self.store.add(key, arr, _ir_dtype(arr))
+        op = Op("nn.param", [], {"key": key}, [TensorType(tuple(arr.shape), _ir_dtype(arr))], [key])
+        self.func.append(op)
+        self.params[key] = op.result
+        return op.result
+
     def const(self, i, what="input"):
         """Operand i as a NumPy array known at import time."""
         x = self.inp(i)
@@ -1785,6 +1794,75 @@ def _where(L, node):
         return L.emit("add", [s, L.emit("log", [m], name=L.base_name(node) + "_log")])
     raise Unsupported("Where with a run-time condition (irc has no select op; only PyTorch's softplus threshold "
                       "and -inf attention masks are recognised)")
+
+
+# ----------------------------------------------------------------------------- recurrent
+
+# ONNX gate blocks -> PyTorch's: LSTM i,o,f,c -> i,f,g,o; GRU z,r,h -> r,z,n
+_TORCH_GATES = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
+_DEFAULT_ACTS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"], "RNN": ["Tanh"]}
+
+
+@handles("LSTM", "GRU", "RNN")
+def _recurrent(L, node):
+    """One ONNX recurrent node (one layer, forward or bidirectional) as nn.lstm/gru/rnn with num_layers=1,
+    weights re-split per direction into PyTorch's gate order; Y is brought to ONNX's [seq, dirs, batch, H]."""
+    kind = node.op_type.lower()
+    if "nn." + kind not in OPS:
+        raise Unsupported(f"this irc has no nn.{kind} op")
+    x = L.val(0)
+    direction = L.attr("direction", "forward")
+    if direction not in ("forward", "bidirectional"):
+        raise Unsupported(f"direction '{direction}'")
+    dirs = 2 if direction == "bidirectional" else 1
+    hidden = L.attr("hidden_size")
+    acts = L.attr("activations")
+    nonlin = "tanh"
+    if node.op_type == "RNN":
+        acts = acts or ["Tanh"] * dirs
+        if len(set(acts)) != 1 or acts[0] not in ("Tanh", "Relu"):
+            raise Unsupported(f"RNN activations {acts}")
+        nonlin = acts[0].lower()
+    elif acts is not None and list(acts) != _DEFAULT_ACTS[node.op_type] * dirs:
+        raise Unsupported(f"{node.op_type} activations {acts}")
+    if L.attr("clip") is not None or L.attr("input_forget", 0):
+        raise Unsupported("clip / input_forget")
+    if node.op_type == "GRU" and not L.attr("linear_before_reset", 0):
+        raise Unsupported("GRU with linear_before_reset=0 (PyTorch's GRU resets after the hidden matmul)")
+    if L.inp(4) is not None or (node.op_type == "LSTM" and L.inp(7) is not None):
+        raise Unsupported("sequence_lens or peephole weights")
+    w, r = L.const(1, "W"), L.const(2, "R")
+    b = L.const(3, "B")
+    order = _TORCH_GATES[node.op_type]
+    g = len(order)
+
+    def torch_gates(arr):
+        blocks = np.split(arr, g, axis=0)
+        return np.ascontiguousarray(np.concatenate([blocks[i] for i in order], axis=0))
+
+    base = L.base_name(node)
+    operands = []
+    for d in range(dirs):
+        suffix = "_reverse" if d else ""
+        parts = [("weight_ih", torch_gates(w[d])), ("weight_hh", torch_gates(r[d]))]
+        if b is not None:
+            parts += [("bias_ih", torch_gates(b[d][:g * hidden])), ("bias_hh", torch_gates(b[d][g * hidden:]))]
+        for nm, arr in parts:
+            operands.append(L.new_param(f"{base}.{nm}_l0{suffix}", arr))
+    states = [L.inp(5)] + ([L.inp(6)] if node.op_type == "LSTM" else [])
+    if any(st is not None for st in states):
+        if node.op_type == "LSTM" and None in states:
+            raise Unsupported("LSTM with only one of initial_h / initial_c")
+        operands += [L.val(5)] + ([L.val(6)] if node.op_type == "LSTM" else [])
+    batch_first = bool(L.attr("layout", 0))
+    attrs = {"hidden_size": hidden, "bidirectional": dirs == 2, "batch_first": batch_first, "bias": b is not None}
+    if node.op_type == "RNN":
+        attrs["nonlinearity"] = nonlin
+    res = L.emit(kind, [x] + operands, attrs, name=base + "_seq", nresults=True)
+    y = L.emit("reshape", [res[0]], {"shape": [0, 0, dirs, hidden]}, name=base + "_y")
+    if not batch_first:  # ONNX: [seq, dirs, batch, hidden]
+        y = L.emit("transpose", [y], {"perm": [0, 2, 1, 3]})
+    return [y] + list(res[1:])
 
 
 # ----------------------------------------------------------------------------- resize
