@@ -63,7 +63,8 @@ from ..ir.weights import IR_TO_ST, ITEMSIZE
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE_STRING = re.compile(r"[A-Za-z0-9_]*\Z|[+-]?inf\Z|nan\Z|model\.safetensors\Z")
-MODULE_OPS = ("conv2d", "conv_transpose2d", "batch_norm", "linear", "layer_norm", "group_norm")
+MODULE_OPS = ("conv2d", "conv_transpose2d", "batch_norm", "linear", "layer_norm", "group_norm", "lstm", "gru", "rnn")
+RECURRENT = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 FILE_NAMES = ("model.py", "model.safetensors")
 
 
@@ -177,6 +178,16 @@ _SUFFIXES = {
 }
 
 
+def _suffixes(op) -> tuple:
+    """The state_dict suffixes of an op's param operands 1, 2, ... (a recurrent op's follow its attributes)."""
+    if op.kind in RECURRENT:
+        from ..ir.ops.recurrent import weight_names
+
+        a = op.attrs
+        return tuple(weight_names(a.get("num_layers", 1), a.get("bidirectional", False), a.get("bias", True)))
+    return _SUFFIXES[op.kind]
+
+
 def _pair(v):
     v = list(v)
     return str(v[0]) if len(v) == 2 and v[0] == v[1] else f"({', '.join(str(x) for x in v)})"
@@ -230,6 +241,15 @@ def _module_ctor(op: Op, params: list) -> str | None:
             return None
         return (f"nn.Linear({w.shape[1]}, {w.shape[0]}"
                 + _kw([("bias", None if params[1] is not None else False), ("dtype", dt)]) + ")")
+    if kind in RECURRENT:
+        if w.rank != 2 or not w.is_static:
+            return None
+        return (f"nn.{RECURRENT[kind]}({w.shape[1]}, {a['hidden_size']}"
+                + _kw([("num_layers", None if a.get("num_layers", 1) == 1 else a["num_layers"]),
+                       ("nonlinearity", "'relu'" if a.get("nonlinearity") == "relu" else None),
+                       ("bias", None if a.get("bias", True) else False),
+                       ("batch_first", True if a.get("batch_first") else None),
+                       ("bidirectional", True if a.get("bidirectional") else None), ("dtype", dt)]) + ")")
     eps = a.get("epsilon")
     eps_kw = ("eps", None if eps == 1e-05 else repr(float(eps)))
     if kind == "batch_norm":
@@ -266,7 +286,7 @@ def _find_modules(func, keys_in_order, key_types) -> dict[str, ModuleSpec]:
     for op in func.ops:
         if op.kind not in MODULE_OPS:
             continue
-        suffixes = _SUFFIXES[op.kind]
+        suffixes = _suffixes(op)
         slots = list(range(1, 1 + len(suffixes)))
         keys, types, prefix, ok = [], [], None, True
         for slot, suffix in zip(slots, suffixes):
@@ -335,7 +355,7 @@ def _find_modules(func, keys_in_order, key_types) -> dict[str, ModuleSpec]:
         # every nn.param op of these keys must feed this group only
         if not ok:
             continue
-        suffixes = _SUFFIXES[op0.kind]
+        suffixes = _suffixes(op0)
         state = [(s, k) for s, k in zip(suffixes, keys0) if k is not None]
         if op0.kind == "batch_norm":
             state.append(("num_batches_tracked", counter if has_counter else None))
@@ -372,7 +392,7 @@ def _value_named_modules(func, modules, keys_in_order, key_types) -> dict[str, s
         w = _param_op(op.operands[1])
         if w is None or _module_key_prefix(w.attrs["key"]) in modules:
             continue
-        suffixes = _SUFFIXES[op.kind]
+        suffixes = _suffixes(op)
         keys, types, ok = [], [], True
         for slot in range(1, 1 + len(suffixes)):
             v = op.operands[slot] if slot < len(op.operands) else None
@@ -544,7 +564,7 @@ class _Emitter:
                 continue
             prefix = self._module_prefix(op)
             if prefix is not None:
-                expr = self._module_call(op, self.module_expr[prefix], operands[0])
+                expr = self._module_call(op, self.module_expr[prefix], operands[0], operands)
             else:
                 ctx = Ctx(operands)
                 expr = expression(ctx, op)
@@ -553,6 +573,8 @@ class _Emitter:
             for r, n in zip(op.results, outs):
                 val[id(r)] = n
             target = ", ".join(outs) + ("," if len(outs) == 1 and op.kind == "split" else "")
+            if prefix is not None and op.kind == "lstm":  # nn.LSTM returns (output, (h_n, c_n))
+                target = f"{outs[0]}, ({outs[1]}, {outs[2]})"
             lines.append(f"{target} = {expr}")
             reads.append(operands)
             local.extend(outs)
@@ -643,8 +665,13 @@ def example_inputs(batch=1, seed=0):
         pre = _module_key_prefix(self.relocate.get(p.attrs["key"], p.attrs["key"]))
         return pre if pre in self.modules and self.modules[pre].op.kind == op.kind else None
 
-    def _module_call(self, op, mod, x):
+    def _module_call(self, op, mod, x, operands=()):
         a = op.attrs
+        if op.kind in RECURRENT:  # initial states after the weights: nn.LSTM takes (h0, c0), GRU/RNN h0
+            states = list(operands[1 + len(_suffixes(op)):])
+            if not states:
+                return f"{mod}({x})"
+            return f"{mod}({x}, ({states[0]}, {states[1]}))" if op.kind == "lstm" else f"{mod}({x}, {states[0]})"
         if op.kind == "conv2d":
             (t, b), (left, r) = a["padding"]
             if not (t == b and left == r):

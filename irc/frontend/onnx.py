@@ -1841,6 +1841,7 @@ def _recurrent(L, node):
         return np.ascontiguousarray(np.concatenate([blocks[i] for i in order], axis=0))
 
     base = L.base_name(node)
+    layer = layer_index(L, base)
     operands = []
     for d in range(dirs):
         suffix = "_reverse" if d else ""
@@ -1848,13 +1849,14 @@ def _recurrent(L, node):
         if b is not None:
             parts += [("bias_ih", torch_gates(b[d][:g * hidden])), ("bias_hh", torch_gates(b[d][g * hidden:]))]
         for nm, arr in parts:
-            operands.append(L.new_param(f"{base}.{nm}_l0{suffix}", arr))
+            operands.append(L.new_param(f"{base}.{nm}_l{layer}{suffix}", arr))
     states = [L.inp(5)] + ([L.inp(6)] if node.op_type == "LSTM" else [])
-    if any(st is not None for st in states):
+    batch_first = bool(L.attr("layout", 0))
+    if any(st is not None and not zero_state(st) for st in states):  # zeros, PyTorch's default, are left out
         if node.op_type == "LSTM" and None in states:
             raise Unsupported("LSTM with only one of initial_h / initial_c")
-        operands += [L.val(5)] + ([L.val(6)] if node.op_type == "LSTM" else [])
-    batch_first = bool(L.attr("layout", 0))
+        sts = [L.val(5)] + ([L.val(6)] if node.op_type == "LSTM" else [])
+        operands += [L.emit("transpose", [st], {"perm": [1, 0, 2]}) for st in sts] if batch_first else sts
     attrs = {"hidden_size": hidden, "bidirectional": dirs == 2, "batch_first": batch_first, "bias": b is not None}
     if node.op_type == "RNN":
         attrs["nonlinearity"] = nonlin
@@ -1862,7 +1864,8 @@ def _recurrent(L, node):
     y = L.emit("reshape", [res[0]], {"shape": [0, 0, dirs, hidden]}, name=base + "_y")
     if not batch_first:  # ONNX: [seq, dirs, batch, hidden]
         y = L.emit("transpose", [y], {"perm": [0, 2, 1, 3]})
-    return [y] + list(res[1:])
+        return [y] + list(res[1:])
+    return [y] + [L.emit("transpose", [st], {"perm": [1, 0, 2]}) for st in res[1:]]  # layout 1: [batch, dirs, H]
 
 
 # ----------------------------------------------------------------------------- resize
@@ -1953,5 +1956,7 @@ def _upsample(L, node):
     mode = L.attr("mode", "nearest")
     return _resize_common(L, node, x, scales, None, mode, "asymmetric", "floor")
 
+
+from .onnx_recurrent import layer_index, zero_state  # recurrent helpers; registers ConstantOfShape
 
 __all__ = ["HANDLERS", "import_onnx", "is_onnx_file", "load_onnx"]

@@ -96,26 +96,39 @@ def _copy_module(model):
 
 def _dynamic_specs(input_types, batch_dynamic, dynamic_dims):
     """torch.export dynamic_shapes for the inputs: dim 0 when the batch is dynamic, and the per-sample
-    dims named in `dynamic_dims` (one {dim: name} per input; one name = one size across inputs)."""
+    dims listed in `dynamic_dims` (one list per input) as Dim.AUTO: export works out their ranges and
+    which of them are equal from the model (a conv stack's width must be at least its total stride, say)."""
     if dynamic_dims is not None and len(dynamic_dims) != len(input_types):
         raise IrcError(f"dynamic_dims has {len(dynamic_dims)} entries for {len(input_types)} inputs: give one "
-                       "{dim: name} per input (None or {} for an input without dynamic dims)")
-    dims = {"batch": torch.export.Dim("batch", min=1)} if batch_dynamic else {}
-    specs = []
+                       "list of per-sample dims per input ([] for an input without dynamic dims)")
+    batch_dim = torch.export.Dim("batch", min=1) if batch_dynamic else None
+    specs, any_dynamic = [], batch_dynamic
     for i, (shape, _) in enumerate(input_types):
-        spec = {0: dims["batch"]} if batch_dynamic else {}
-        for k, name in ((dynamic_dims or [None] * len(input_types))[i] or {}).items():
-            if not isinstance(k, int) or not 0 <= k < len(shape):
+        spec = {0: batch_dim} if batch_dynamic else {}
+        for k in (dynamic_dims or [None] * len(input_types))[i] or ():
+            if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(shape):
                 raise IrcError(f"dynamic_dims of input {i}: {k!r} is not a dimension of its per-sample shape "
-                               f"{tuple(shape)} (0 to {len(shape) - 1}; the batch is --batch dynamic)")
-            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == "batch":
-                raise IrcError(f"dynamic_dims of input {i}: name {name!r} must be an identifier other than 'batch'")
+                               f"{tuple(shape)} (0 to {len(shape) - 1}; the batch is made dynamic by batch='dynamic')")
             if int(shape[k]) < 2:
                 raise IrcError(f"dynamic_dims of input {i}: the example size of dim {k} must be at least 2 "
                                f"(torch.export specialises sizes 0 and 1), got {shape[k]}")
-            spec[k + 1] = dims.setdefault(name, torch.export.Dim(name, min=1))
+            spec[k + 1] = torch.export.Dim.AUTO
+            any_dynamic = True
         specs.append(spec)
-    return tuple(specs), bool(dims)
+    return tuple(specs), any_dynamic
+
+
+def _check_dynamic(ep, dynamic_dims, warn):
+    """Warn about each requested dynamic dim that export made static (the model needs that one size)."""
+    users = [n for n in ep.graph.nodes if n.op == "placeholder"
+             and any(s.arg.name == n.name and s.kind.name == "USER_INPUT" for s in ep.graph_signature.input_specs
+                     if hasattr(s.arg, "name"))]
+    for i, dims in enumerate(dynamic_dims or ()):
+        val = users[i].meta.get("val") if i < len(users) else None
+        for k in dims or ():
+            if val is not None and isinstance(val.shape[k + 1], int):
+                warn(f"dimension {k} of input {i} stays static ({val.shape[k + 1]}): torch.export found the model "
+                     "needs that size")
 
 
 def _export_copy(model):
@@ -149,6 +162,7 @@ def export(model, input_types, batch, warn, dynamic_dims=None):
             try:
                 ep = torch.export.export(root, _example_inputs(input_types, 2 if dynamic else batch),
                                          dynamic_shapes=specs, strict=False)
+                _check_dynamic(ep, dynamic_dims, warn)
                 return ep, root
             except Exception as e:
                 fallback = "batch 1" if dynamic else "static shapes"
@@ -1467,11 +1481,11 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
     input_types: one (shape_without_batch, dtype) per input, e.g. [((3, 224, 224), "f32")].
     batch: an int, or "dynamic" for a `?` batch dimension (export with an example batch of 2 and a
     torch.export.Dim; if export refuses, fall back to batch 1 with a warning saying why).
-    dynamic_dims: other dynamic dimensions, one {per-sample dim: name} per input (None or {} for none);
-    dims with the same name have the same size. E.g. token ids [batch, seq] with a dynamic sequence length:
-    `import_model(m, [((12,), "i64")], batch="dynamic", dynamic_dims=[{0: "seq"}])`; the shape's number (12)
-    is the example size export traces with (at least 2). The IR gets `?` there; if export cannot keep a
-    dimension dynamic, the import falls back to static shapes with a warning.
+    dynamic_dims: other dynamic dimensions, one list of per-sample dims per input ([] for none). E.g. token
+    ids [batch, seq] with a dynamic sequence length: `import_model(m, [((12,), "i64")], batch="dynamic",
+    dynamic_dims=[[0]])`; the shape's number (12) is the example size export traces with (at least 2).
+    The IR gets `?` there. A dim the model needs static stays static, with a warning; if export fails
+    with the dynamic dims, the import falls back to static shapes with a warning.
     progress: optional callable(str) told about the slow steps. warn: callable(str) for warnings
     (default: warnings.warn). The model itself is never modified: a deep copy is exported. The copy
     shares the model's parameter and buffer tensors, and so do the returned module's weights
@@ -1513,6 +1527,6 @@ def import_model(model, input_types=None, batch=1, name=None, progress=None, war
     return module
 
 
-from . import torch_recurrent  # noqa: E402,F401  (registers the nn.LSTM/GRU/RNN lowerings)
+from . import torch_recurrent  # noqa: F401  (registers the nn.LSTM/GRU/RNN lowerings)
 
 __all__ = ["LOWERINGS", "decompose_unknown", "export", "import_model", "sanitize"]

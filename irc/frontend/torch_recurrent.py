@@ -87,13 +87,13 @@ def _op_for(m):
     return torch.ops.irc_rnn.rnn_tanh if m.nonlinearity == "tanh" else torch.ops.irc_rnn.rnn_relu
 
 
-def _forward(self, input, hx=None):  # noqa: A002  (nn.LSTM's own argument name)
+def _forward(self, input, hx=None):
     if not isinstance(input, torch.Tensor):  # a PackedSequence: the module's own forward
         return type(self).forward(self, input, hx)
     lstm = isinstance(self, nn.LSTM)
     unbatched = input.dim() == 2
     if unbatched:
-        input = input.unsqueeze(0 if self.batch_first else 1)  # noqa: A001
+        input = input.unsqueeze(0 if self.batch_first else 1)
     states = [] if hx is None else (list(hx) if lstm else [hx])
     if unbatched:
         states = [s.unsqueeze(1) for s in states]
