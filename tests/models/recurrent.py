@@ -66,7 +66,7 @@ class CRNN(nn.Module):
 
 class WithStates(nn.Module):
     """One recurrent module fed explicit initial states ([batch, layers*directions, hidden] inputs); returns
-    every output (sequence, h_n, and c_n for an LSTM)."""
+    every output (sequence [batch, seq, ...], h_n, and c_n for an LSTM)."""
 
     def __init__(self, kind, input_size=6, hidden=7, **kw):
         super().__init__()
@@ -74,9 +74,14 @@ class WithStates(nn.Module):
         self.rnn = getattr(nn, kind)(input_size, hidden, **kw)
 
     def forward(self, x, h0, c0=None):
+        """x [batch, seq, feature] (made sequence-first for a module that is)."""
         h0 = h0.transpose(0, 1).contiguous()
+        if not self.rnn.batch_first:
+            x = x.transpose(0, 1)
         if self.kind == "LSTM":
             y, (h, c) = self.rnn(x, (h0, c0.transpose(0, 1).contiguous()))
-            return y, h, c
-        y, h = self.rnn(x, h0)
-        return y, h
+            rest = [h, c]
+        else:
+            y, h = self.rnn(x, h0)
+            rest = [h]
+        return (y if self.rnn.batch_first else y.transpose(0, 1), *rest)
