@@ -208,6 +208,9 @@ class Emitter:
             for r in op.results:
                 if r.name not in graph_outs and r.type is not None:
                     infos.append(self.value_info(r.name, r.type))
+        # a param only a mapping read at emit time (recurrent weights, reordered into new initializers) is not written
+        read = {i for n in self.nodes for i in n.input} | {o.name for o in outputs}
+        self.inits = {k: t for k, t in self.inits.items() if k in read}
         graph = self.helper.make_graph(self.nodes, _graph_name(name), inputs, outputs, value_info=infos)
         model = self.helper.make_model(graph, opset_imports=[self.helper.make_opsetid("", self.opset)],
                                        producer_name="irc", producer_version=_version())
