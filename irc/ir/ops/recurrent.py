@@ -91,16 +91,22 @@ def _attrs(extra=()):
             Attr("bias", "bool", True, doc="the layer has bias_ih/bias_hh weights"), *extra]
 
 
-_WEIGHTS = ("the weights, named and ordered as nn.{cls}'s state_dict (weight_ih_l0, weight_hh_l0, bias_ih_l0, "
-            "bias_hh_l0, then `_reverse` ones, then the next layer); `%weights*` counts them from the attributes.")
+_OPERANDS = ("Operands: the input [seq, batch, feature] ([batch, seq, feature] when batch_first); the weights, "
+             "named and ordered as nn.{cls}'s state_dict: per layer k and direction (suffix `_reverse` for the "
+             "second) weight_ih_l{{k}} [{g}*hidden, in], weight_hh_l{{k}} [{g}*hidden, hidden], bias_ih_l{{k}}, "
+             "bias_hh_l{{k}} [{g}*hidden] (`%weights*` counts them from the attributes); then the optional initial "
+             "state{states} [num_layers*directions, batch, hidden], zeros when absent. Results: the output sequence "
+             "(hidden features per direction, concatenated), h_n{cn} [num_layers*directions, batch, hidden].")
 
 define("lstm", "recurrent", ("input", "weights*", "h0?", "c0?"), _attrs(), _infer("lstm"), num_results=3,
-       doc="Long short-term memory (torch.nn.LSTM): results output, h_n, c_n. Gates i, f, g, o (PyTorch's "
-           "order). " + _WEIGHTS.format(cls="LSTM"))
+       doc="Long short-term memory (torch.nn.LSTM), PyTorch's gate order i, f, g, o. "
+           + _OPERANDS.format(cls="LSTM", g=4, states="s h0 and c0 (both or neither)", cn=" and c_n"))
 define("gru", "recurrent", ("input", "weights*", "h0?"), _attrs(), _infer("gru"), num_results=2,
-       doc="Gated recurrent unit (torch.nn.GRU; the reset gate is applied after the hidden matmul, ONNX's "
-           "linear_before_reset=1): results output, h_n. Gates r, z, n. " + _WEIGHTS.format(cls="GRU"))
+       doc="Gated recurrent unit (torch.nn.GRU), PyTorch's gate order r, z, n; the reset gate scales the hidden "
+           "matmul's result (ONNX's linear_before_reset=1). "
+           + _OPERANDS.format(cls="GRU", g=3, states=" h0", cn=""))
 define("rnn", "recurrent", ("input", "weights*", "h0?"),
-       _attrs([Attr("nonlinearity", "enum", "tanh", ("tanh", "relu"))]), _infer("rnn"), num_results=2,
-       doc="Elman RNN (torch.nn.RNN), h' = nonlinearity(W_ih x + b_ih + W_hh h + b_hh): results output, h_n. "
-           + _WEIGHTS.format(cls="RNN"))
+       _attrs([Attr("nonlinearity", "enum", "tanh", ("tanh", "relu"), doc="applied to each new hidden state")]),
+       _infer("rnn"), num_results=2,
+       doc="Elman RNN (torch.nn.RNN): h' = nonlinearity(W_ih x + b_ih + W_hh h + b_hh). "
+           + _OPERANDS.format(cls="RNN", g=1, states=" h0", cn=""))
