@@ -148,6 +148,10 @@ def _recurrent(kind, nonlinearity=None, custom=False):
         xv = x.meta["val"]
         if xv.dim() != 3:
             raise Unsupported(f"{kind} input of rank {xv.dim()}")
+        per = (4 if has_biases else 2) * (2 if bidirectional else 1)
+        if len(params) != per * int(num_layers):  # nn.LSTM(proj_size=...) adds weight_hr_l{k}
+            raise Unsupported(f"{kind} with {len(params)} weights for {num_layers} layer(s) (LSTM projections, "
+                              "proj_size, are not supported)")
         hidden = _dim(params[1].meta["val"].shape[1])
         attrs = {"hidden_size": hidden, "num_layers": int(num_layers), "bidirectional": bool(bidirectional),
                  "batch_first": bool(batch_first), "bias": bool(has_biases)}
