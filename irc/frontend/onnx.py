@@ -1852,7 +1852,7 @@ def _recurrent(L, node):
             operands.append(L.new_param(f"{base}.{nm}_l{layer}{suffix}", arr))
     states = [L.inp(5)] + ([L.inp(6)] if node.op_type == "LSTM" else [])
     batch_first = bool(L.attr("layout", 0))
-    if any(st is not None and not zero_state(st) for st in states):  # zeros, PyTorch's default, are left out
+    if any(st is not None and not zero_state(st, L.store) for st in states):  # zeros, PyTorch's default, are left out
         if node.op_type == "LSTM" and None in states:
             raise Unsupported("LSTM with only one of initial_h / initial_c")
         sts = [L.val(5)] + ([L.val(6)] if node.op_type == "LSTM" else [])

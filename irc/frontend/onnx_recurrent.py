@@ -20,14 +20,20 @@ from .onnx import Const, Opaque, Shp, Sym, Unsupported, _ir_dtype, handles
 _PASS = ("slice", "expand", "expand_like", "reshape", "transpose", "cast", "squeeze", "unsqueeze", "identity")
 
 
-def zero_state(x) -> bool:
-    """A Const of zeros, or a Value that is a zeros literal broadcast/sliced/reshaped."""
+def zero_state(x, store=None) -> bool:
+    """A Const of zeros, or a Value that is a zeros literal (an nn.constant, or an nn.param in `store`)
+    broadcast, sliced or reshaped."""
     if isinstance(x, Const):
         return x.array.size > 0 and not np.any(x.array)
     v = x
     while isinstance(v, Value) and v.owner is not None and v.owner.kind in _PASS:
         v = v.owner.operands[0]
-    if not isinstance(v, Value) or v.owner is None or v.owner.name != "nn.constant":
+    if not isinstance(v, Value) or v.owner is None:
+        return False
+    if v.owner.name == "nn.param" and store is not None and store.has(v.owner.attrs["key"]):
+        arr = store.numpy(v.owner.attrs["key"])
+        return arr.size > 0 and arr.dtype.kind == "f" and not np.any(arr)
+    if v.owner.name != "nn.constant":
         return False
     vals = np.asarray(v.owner.attrs["value"].values, dtype=object).ravel()
     return all(float(e) == 0.0 for e in vals)
