@@ -232,8 +232,9 @@ def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
                                          ("lstm_text_classifier", True)])
 def test_torch_onnx_export_files_import(name, dynamo, tmp_path):
     """What torch.onnx.export writes (one LSTM/GRU node per layer; zeros initial states from ConstantOfShape,
-    or an Expand of a zero initializer, over the dynamic batch) imports: the params get the nn.LSTM's own state_dict keys,
-    and the IR matches the source (rule "pass") at two batch sizes and sequence lengths."""
+    or an Expand of a zero initializer, over the dynamic batch) imports as one 2-layer op whose params have
+    the nn.LSTM's own state_dict keys, emits as an nn.LSTM again, and matches the source (rule "pass") at
+    two batch sizes and sequence lengths."""
     pytest.importorskip("onnx")
     make, _, _, _, classes = MODELS[name]
     model = randomize_(make(), seed=7)
@@ -250,14 +251,21 @@ def test_torch_onnx_export_files_import(name, dynamo, tmp_path):
         torch.onnx.export(model, _inputs(name, 2, 9), path, **kw)
     module = irc.import_onnx(path)
     rec = [op for op in module.main.ops if op.name == f"nn.{classes[0].lower()}"]
-    assert len(rec) == 2  # one op per exported layer
-    assert all(len(op.operands) == 9 for op in rec)  # input + 8 weights: the zeros states are left out
-    rnn_keys = {k for k in model.state_dict() if k.startswith(("lstm.", "rnn."))}
-    assert rnn_keys <= set(module.weights.keys())
+    assert len(rec) == 1 and rec[0].attrs["num_layers"] == 2  # the exported layers merged back into one op
+    assert len(rec[0].operands) == 17  # input + 16 weights: the zeros states are left out
+    rnn_keys = [k for k in model.state_dict() if k.startswith(("lstm.", "rnn."))]
+    assert [op.operands[i].owner.attrs["key"] for op in rec for i in range(1, 17)] == rnn_keys
+    irc.emit_pytorch(module, str(tmp_path / "pt"))
+    assert f"nn.{classes[0]}(" in (tmp_path / "pt" / "model.py").read_text()
+    emitted = import_model_py(tmp_path / "pt").load()
+    assert [k for k in emitted.state_dict() if k.startswith(("lstm.", "rnn."))] == rnn_keys
     for b, t in SIZES:
         x = _inputs(name, b, t)
         with torch.no_grad():
             ref = _flat(model(*x))
         out = irc_run(module, *x)
-        for r, o in zip(ref, out):
+        with torch.no_grad():
+            out2 = _flat(emitted(*x))
+        for r, o, o2 in zip(ref, out, out2):
             assert_close(r, o, "pass")
+            assert_close(o, o2, "exact")

@@ -522,6 +522,7 @@ class _Importer:
             _STORE[0] = None
         _fuse_linear(func, self.store)
         _drop_dead(func)
+        merge_layers(func)  # one op per stacked recurrent module, not per exported layer
         module = Module(self.name, {}, [func], weights=self.store)
         func.module = module
         verify(module)
@@ -1957,6 +1958,6 @@ def _upsample(L, node):
     return _resize_common(L, node, x, scales, None, mode, "asymmetric", "floor")
 
 
-from .onnx_recurrent import layer_index, zero_state  # recurrent helpers; registers ConstantOfShape
+from .onnx_recurrent import layer_index, merge_layers, zero_state  # recurrent; registers ConstantOfShape
 
 __all__ = ["HANDLERS", "import_onnx", "is_onnx_file", "load_onnx"]

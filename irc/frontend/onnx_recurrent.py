@@ -6,7 +6,10 @@
   nn.expand_like of a one-element constant (dead, and dropped, when only a recurrent node read it).
 - Keys: layer k of module `m` gets `m.weight_ih_l{k}` ..., k counting the recurrent nodes of that
   module, so what torch.onnx.export writes for a stacked nn.LSTM (one node per layer, all under
-  `/lstm/`) imports under the nn.LSTM's own state_dict keys. Each layer stays its own op.
+  `/lstm/`) imports under the nn.LSTM's own state_dict keys.
+- Stacked layers: `merge_layers` (run at the end of the import) joins a recurrent op fed by another of
+  the same kind and attributes, through reshapes/transposes that cancel (ONNX's Y layout and back), into
+  one op with the layers summed, so the emitted PyTorch holds one nn.LSTM(num_layers=2) as the source did.
 """
 
 from __future__ import annotations
@@ -76,3 +79,132 @@ def _constant_of_shape(L, node):
 
 
 __all__ = ["layer_index", "zero_state"]
+
+
+# ----------------------------------------------------------------------------- stacked layers
+
+_RECURRENT = ("lstm", "gru", "rnn")
+
+
+def _reshape_groups(dims, sizes, shape):
+    """The factor groups after nn.reshape(shape) of a tensor whose dims hold `dims` (tuples of named factors),
+    or None when the reshape is not a plain split/merge of trailing dims this can follow."""
+    lead = 0
+    while lead < len(shape) and lead < len(dims) and shape[lead] == 0:
+        lead += 1
+    rest = [f for d in dims[lead:] for f in d]
+    out = list(dims[:lead])
+    for j, s in enumerate(shape[lead:]):
+        if s == -1 and j == len(shape) - lead - 1:
+            out.append(tuple(rest))
+            rest = []
+            continue
+        if s <= 0:
+            return None
+        grp, prod = [], 1
+        while rest and prod < s:
+            f = rest.pop(0)
+            if sizes.get(f) is None:
+                return None
+            grp.append(f)
+            prod *= sizes[f]
+        if prod != s:
+            return None
+        out.append(tuple(grp))
+    return None if rest else out
+
+
+def _identity_chain(a, b):
+    """The reshape/transpose ops from layer op a's output sequence to layer op b's input when together they
+    leave the tensor as it was (ONNX's Y layout and back), else None."""
+    v, ops = b.operands[0], []
+    while v is not a.results[0]:
+        o = v.owner
+        if o is None or o.kind not in ("reshape", "transpose") or len(v.uses) != 1:
+            return None
+        ops.append(o)
+        v = o.operands[0]
+    if len(a.results[0].uses) != 1:
+        return None
+    dirs = 2 if a.attrs.get("bidirectional") else 1
+    start = [("s0",), ("s1",), ("d", "h")]
+    dims, sizes = list(start), {"d": dirs, "h": a.attrs["hidden_size"], "s0": None, "s1": None}
+    for o in reversed(ops):
+        if o.kind == "transpose":
+            perm = o.attrs["perm"]
+            if len(perm) != len(dims):
+                return None
+            dims = [dims[p] for p in perm]
+        else:
+            dims = _reshape_groups(dims, sizes, o.attrs["shape"])
+            if dims is None:
+                return None
+    return ops if dims == start else None
+
+
+def _split(op):
+    from ..ir.ops.recurrent import num_weights
+
+    n = num_weights({"num_layers": op.attrs.get("num_layers", 1), "bidirectional": op.attrs.get("bidirectional", False),
+                     "bias": op.attrs.get("bias", True)})
+    return op.operands[1:1 + n], op.operands[1 + n:]
+
+
+def merge_layers(func) -> int:
+    """Recurrent ops fed, through reshapes and transposes that cancel, by another one of the same kind and
+    attributes (ONNX's one node per layer of a stacked nn.LSTM) become one op with num_layers summed; a
+    Concat of their final states along axis 0 becomes the merged op's own. Neither may take initial
+    states, and a state read on its own must be read after the second op. Returns how many merged."""
+    from ..ir.rewriter import Rewriter
+
+    merged = 0
+    while True:
+        pos = {id(op): i for i, op in enumerate(func.ops)}
+        found = None
+        for b in func.ops:
+            if b.kind not in _RECURRENT or b.operands[0].owner is None:
+                continue
+            v = b.operands[0]
+            while v.owner is not None and v.owner.kind in ("reshape", "transpose"):
+                v = v.owner.operands[0]
+            a = v.owner
+            if a is None or a.name != b.name or v is not a.results[0]:
+                continue
+            same = all(a.attrs.get(k) == b.attrs.get(k) for k in set(a.attrs) | set(b.attrs) if k != "num_layers")
+            if not same or _split(a)[1] or _split(b)[1]:
+                continue
+            chain = _identity_chain(a, b)
+            if chain is None:
+                continue
+            if any(u is not b and pos[id(u)] < pos[id(b)] for r in a.results[1:] for u in r.uses):
+                continue
+            found = (a, b, chain)
+            break
+        if found is None:
+            return merged
+        a, b, chain = found
+        rw = Rewriter(func)
+        la, lb = a.attrs.get("num_layers", 1), b.attrs.get("num_layers", 1)
+        dirs = 2 if a.attrs.get("bidirectional") else 1
+        attrs = {**a.attrs, "num_layers": la + lb}
+        state_t = b.results[1].type.with_shape(((la + lb) * dirs,) + tuple(b.results[1].type.shape[1:]))
+        m = rw.create(a.name, [a.operands[0]] + list(_split(a)[0]) + list(_split(b)[0]), attrs,
+                      [b.results[0].type] + [state_t] * (len(b.results) - 1), [r.name for r in a.results], a.loc)
+        rw.insert_before(b, m)
+        for i, (ra, rb) in enumerate(zip(a.results[1:], b.results[1:])):
+            mh = m.results[1 + i]
+            for user in list(ra.uses):
+                if user.name == "nn.concat" and user.attrs.get("axis") in (0, -3) and list(user.operands) == [ra, rb]:
+                    rw.replace_op(user, [mh])
+            for r, lo, hi in ((ra, 0, la * dirs), (rb, la * dirs, (la + lb) * dirs)):
+                if r.uses:
+                    s = rw.create("nn.slice", [mh], {"axes": [0], "starts": [lo], "ends": [hi]}, [r.type], [r.name])
+                    rw.insert_before(b, s)
+                    rw.replace_all_uses(r, s.result)
+        rw.replace_all_uses(b.results[0], m.results[0])
+        rw.erase_op(b)
+        for o in chain:
+            rw.erase_op(o)
+        rw.erase_op(a)
+        rw.commit()
+        merged += 1
