@@ -269,3 +269,97 @@ def test_torch_onnx_export_files_import(name, dynamo, tmp_path):
         for r, o, o2 in zip(ref, out, out2):
             assert_close(r, o, "pass")
             assert_close(o, o2, "exact")
+
+
+class _Stack(torch.nn.Module):
+    def __init__(self, kind, **kw):
+        super().__init__()
+        self.rnn = getattr(torch.nn, kind)(5, 6, **kw)
+
+    def forward(self, x):
+        return self.rnn(x)
+
+
+@pytest.mark.parametrize("kind, kw", [
+    ("LSTM", {"num_layers": 3}),  # unidirectional: the exporter squeezes the direction axis between layers
+    ("GRU", {"num_layers": 2, "batch_first": True}),
+    ("RNN", {"num_layers": 2, "nonlinearity": "relu", "bidirectional": True}),
+])
+def test_stacked_layers_exported_per_layer_merge_back(kind, kw, tmp_path):
+    """torch.onnx.export writes one node per layer; the import merges them into one op (num_layers as the
+    source's), whose final states are the source's h_n/c_n, and the emitted PyTorch is one nn.LSTM/GRU/RNN."""
+    pytest.importorskip("onnx")
+    model = randomize_(_Stack(kind, **kw), seed=11)
+    path = str(tmp_path / "s.onnx")
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(4, 3, 5),), path, dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "a", 1: "b"}})
+    module = irc.import_onnx(path)
+    rec = [op for op in module.main.ops if op.name == f"nn.{kind.lower()}"]
+    assert len(rec) == 1 and rec[0].attrs["num_layers"] == kw["num_layers"]
+    irc.emit_pytorch(module, str(tmp_path / "pt"))
+    assert f"num_layers={kw['num_layers']}" in (tmp_path / "pt" / "model.py").read_text()
+    emitted = import_model_py(tmp_path / "pt").load()
+    for shape in [(7, 2, 5), (3, 4, 5)]:
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            y, h = model(x)
+            ref = [y, *h] if kind == "LSTM" else [y, h]
+            out2 = _flat(emitted(x))
+        out = irc_run(module, x)
+        assert len(out) == len(ref) == len(out2)
+        for r, o, o2 in zip(ref, out, out2):
+            assert_close(r, o, "pass")
+            assert_close(o, o2, "exact")
+
+
+def _two_layers(chain):
+    def weights(k):
+        shapes = (f"16x{3 if k == 0 else 8}", "16x4", "16", "16")
+        names = [f"rnn.{w}_l{k}{d}" for d in ("", "_reverse") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        lines = [f'    %{n} = nn.param() {{key = "{n}"}} : tensor<{s}xf32>' for n, s in zip(names, shapes * 2)]
+        return "\n".join(lines), ", ".join("%" + n for n in names)
+
+    w0, n0 = weights(0)
+    w1, n1 = weights(1)
+    return f"""// irc 1
+module @m {{weights = "m.safetensors"}} {{
+  func @forward(%x: tensor<5x?x3xf32>) -> (tensor<5x?x8xf32>, tensor<4x?x4xf32>) {{
+{w0}
+    %a, %ah, %ac = nn.lstm(%x, {n0}) {{bidirectional = true, hidden_size = 4}}
+    %y4 = nn.reshape(%a) {{shape = [0, 0, 2, 4]}}
+{chain}
+{w1}
+    %b, %bh, %bc = nn.lstm(%in, {n1}) {{bidirectional = true, hidden_size = 4}}
+    %h = nn.concat(%ah, %bh) {{axis = 0}}
+    return %b, %h : tensor<5x?x8xf32>, tensor<4x?x4xf32>
+  }}
+}}
+"""
+
+
+@pytest.mark.parametrize("chain, merges", [
+    ("    %t = nn.transpose(%y4) {perm = [0, 2, 1, 3]}\n    %t2 = nn.transpose(%t) {perm = [0, 2, 1, 3]}\n"
+     "    %in = nn.reshape(%t2) {shape = [0, 0, 8]}", True),  # ONNX's Y layout and back
+    ("    %t = nn.transpose(%y4) {perm = [0, 1, 3, 2]}\n    %in = nn.reshape(%t) {shape = [0, 0, 8]}", False),
+])
+def test_merging_layers_only_where_the_data_is_unchanged(chain, merges, tmp_path):
+    """merge_layers joins two layer ops only when the reshapes/transposes between them cancel (interleaving the
+    two directions' features is a different model); merged or not, the numbers stay."""
+    from test_emit_common import ir_from_text
+
+    from irc.frontend.onnx_recurrent import merge_layers
+
+    module = ir_from_text(_two_layers(chain), tmp_path)
+    x = torch.randn(5, 3, 3)
+    before = irc_run(module, x)
+    assert merge_layers(module.main) == (1 if merges else 0)
+    irc.verify(module)
+    ops = [op for op in module.main.ops if op.name == "nn.lstm"]
+    assert len(ops) == (1 if merges else 2)
+    if merges:
+        assert ops[0].attrs["num_layers"] == 2 and "nn.concat" not in {op.name for op in module.main.ops}
+    for r, o in zip(before, irc_run(module, x)):
+        assert_close(r, o, "exact")

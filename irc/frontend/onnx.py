@@ -522,7 +522,7 @@ class _Importer:
             _STORE[0] = None
         _fuse_linear(func, self.store)
         _drop_dead(func)
-        merge_layers(func)  # one op per stacked recurrent module, not per exported layer
+        _rnn.merge_layers(func)  # one op per stacked recurrent module, not per exported layer
         module = Module(self.name, {}, [func], weights=self.store)
         func.module = module
         verify(module)
@@ -1842,7 +1842,7 @@ def _recurrent(L, node):
         return np.ascontiguousarray(np.concatenate([blocks[i] for i in order], axis=0))
 
     base = L.base_name(node)
-    layer = layer_index(L, base)
+    layer = _rnn.layer_index(L, base)
     operands = []
     for d in range(dirs):
         suffix = "_reverse" if d else ""
@@ -1853,7 +1853,7 @@ def _recurrent(L, node):
             operands.append(L.new_param(f"{base}.{nm}_l{layer}{suffix}", arr))
     states = [L.inp(5)] + ([L.inp(6)] if node.op_type == "LSTM" else [])
     batch_first = bool(L.attr("layout", 0))
-    if any(st is not None and not zero_state(st, L.store) for st in states):  # zeros, PyTorch's default, are left out
+    if any(st is not None and not _rnn.zero_state(st, L.store) for st in states):  # zeros, PyTorch's default, are left out
         if node.op_type == "LSTM" and None in states:
             raise Unsupported("LSTM with only one of initial_h / initial_c")
         sts = [L.val(5)] + ([L.val(6)] if node.op_type == "LSTM" else [])
@@ -1958,6 +1958,6 @@ def _upsample(L, node):
     return _resize_common(L, node, x, scales, None, mode, "asymmetric", "floor")
 
 
-from .onnx_recurrent import layer_index, merge_layers, zero_state  # recurrent; registers ConstantOfShape
+from . import onnx_recurrent as _rnn  # recurrent helpers (read at call time); registers ConstantOfShape
 
 __all__ = ["HANDLERS", "import_onnx", "is_onnx_file", "load_onnx"]

@@ -84,6 +84,7 @@ __all__ = ["layer_index", "zero_state"]
 # ----------------------------------------------------------------------------- stacked layers
 
 _RECURRENT = ("lstm", "gru", "rnn")
+_CHAIN = ("reshape", "transpose", "squeeze")
 
 
 def _reshape_groups(dims, sizes, shape):
@@ -120,7 +121,7 @@ def _identity_chain(a, b):
     v, ops = b.operands[0], []
     while v is not a.results[0]:
         o = v.owner
-        if o is None or o.kind not in ("reshape", "transpose") or len(v.uses) != 1:
+        if o is None or o.kind not in _CHAIN or len(v.uses) != 1:
             return None
         ops.append(o)
         v = o.operands[0]
@@ -135,11 +136,20 @@ def _identity_chain(a, b):
             if len(perm) != len(dims):
                 return None
             dims = [dims[p] for p in perm]
+        elif o.kind == "squeeze":  # only dims made of size-1 factors (one direction's axis)
+            axes = {ax % len(dims) for ax in o.attrs["axes"]}
+            if any(sizes.get(f) != 1 for ax in axes for f in dims[ax]):
+                return None
+            dims = [d for i, d in enumerate(dims) if i not in axes]
         else:
             dims = _reshape_groups(dims, sizes, o.attrs["shape"])
             if dims is None:
                 return None
-    return ops if dims == start else None
+
+    def norm(ds):  # a size-1 factor (one direction) may be dropped or kept
+        return [tuple(f for f in d if sizes.get(f) != 1) for d in ds]
+
+    return ops if len(dims) == 3 and norm(dims) == norm(start) else None
 
 
 def _split(op):
@@ -152,8 +162,8 @@ def _split(op):
 
 def merge_layers(func) -> int:
     """Recurrent ops fed, through reshapes and transposes that cancel, by another one of the same kind and
-    attributes (ONNX's one node per layer of a stacked nn.LSTM) become one op with num_layers summed; a
-    Concat of their final states along axis 0 becomes the merged op's own. Neither may take initial
+    attributes (ONNX's one node per layer of a stacked nn.LSTM) become one op with num_layers summed; in a
+    Concat along axis 0 their two final states become the merged op's. Neither may take initial
     states, and a state read on its own must be read after the second op. Returns how many merged."""
     from ..ir.rewriter import Rewriter
 
@@ -165,7 +175,7 @@ def merge_layers(func) -> int:
             if b.kind not in _RECURRENT or b.operands[0].owner is None:
                 continue
             v = b.operands[0]
-            while v.owner is not None and v.owner.kind in ("reshape", "transpose"):
+            while v.owner is not None and v.owner.kind in _CHAIN:
                 v = v.owner.operands[0]
             a = v.owner
             if a is None or a.name != b.name or v is not a.results[0]:
@@ -193,9 +203,16 @@ def merge_layers(func) -> int:
         rw.insert_before(b, m)
         for i, (ra, rb) in enumerate(zip(a.results[1:], b.results[1:])):
             mh = m.results[1 + i]
-            for user in list(ra.uses):
-                if user.name == "nn.concat" and user.attrs.get("axis") in (0, -3) and list(user.operands) == [ra, rb]:
+            for user in list(ra.uses):  # concat(..., ra, rb, ...) on axis 0 reads mh there
+                ops = list(user.operands)
+                pair = [j for j in range(len(ops) - 1) if ops[j] is ra and ops[j + 1] is rb]
+                if user.name != "nn.concat" or user.attrs.get("axis") not in (0, -3) or not pair:
+                    continue
+                rest = ops[:pair[0]] + [mh] + ops[pair[0] + 2:]
+                if len(rest) == 1:
                     rw.replace_op(user, [mh])
+                else:
+                    rw.rebuild(user, operands=rest)
             for r, lo, hi in ((ra, 0, la * dirs), (rb, la * dirs, (la + lb) * dirs)):
                 if r.uses:
                     s = rw.create("nn.slice", [mh], {"axes": [0], "starts": [lo], "ends": [hi]}, [r.type], [r.name])
