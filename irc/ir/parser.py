@@ -56,6 +56,9 @@ class _ToTree(Transformer):
     def false(self, _):
         return False
 
+    def int_list(self, tok):
+        return json.loads(str(tok))
+
     def list(self, *items):
         return [] if items == (None,) else list(items)
 
@@ -192,7 +195,7 @@ _TOKEN_NAMES = {
     "SYMBOL": "a symbol name like @forward", "IDENT": "an attribute name", "STRING": "a string", "INT": "an integer",
     "FLOAT": "a number", "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
     "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "MORETHAN": "'>'", "RETURN": "'return'", "FUNC": "'func'",
-    "MODULE": "'module'", "SIMPLE_LOC": "'loc'", "DENSE": "'dense<'", "TRUE": "true", "FALSE": "false", "LOC": "'loc'", "__ANON_0": "'->'",
+    "MODULE": "'module'", "SIMPLE_LOC": "'loc'", "INT_LIST": "'['", "INT_LIST2": "'['", "DENSE": "'dense<'", "TRUE": "true", "FALSE": "false", "LOC": "'loc'", "__ANON_0": "'->'",
     "$END": "end of file",
 }
 
