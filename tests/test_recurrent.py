@@ -209,7 +209,7 @@ def _ort(path, inputs):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
     """irc's ONNX (LSTM/GRU nodes, one per layer, gates reordered) in onnxruntime at two batch sizes and
-    sequence lengths, against the source model."""
+    sequence lengths, against the source model; imported back, it is one op under the source's keys."""
     pytest.importorskip("onnx")
     model, module = _imported(name)
     path = str(tmp_path / "m.onnx")
@@ -226,6 +226,17 @@ def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
         assert len(out) == len(ref)
         for r, o in zip(ref, out):
             assert_close(r, o, "pass")
+    # and back: irc's own file imports as one op per module, under the source's keys
+    back = irc.import_onnx(path)
+    rec = [op for op in back.main.ops if op.name in ("nn.lstm", "nn.gru")]
+    assert len(rec) == 1
+    keys = [k for k in model.state_dict() if k.startswith(("lstm.", "rnn."))]
+    assert [v.owner.attrs["key"] for v in rec[0].operands[1:]] == keys
+    x = _inputs(name, *SIZES[1])
+    with torch.no_grad():
+        ref = _flat(model(*x))
+    for r, o in zip(ref, irc_run(back, *x)):
+        assert_close(r, o, "pass")
 
 
 @pytest.mark.parametrize("name, dynamo", [("lstm_text_classifier", False), ("gru_encoder", False),
@@ -341,8 +352,8 @@ module @m {{weights = "m.safetensors"}} {{
 
 
 @pytest.mark.parametrize("chain, merges", [
-    ("    %t = nn.transpose(%y4) {perm = [0, 2, 1, 3]}\n    %t2 = nn.transpose(%t) {perm = [0, 2, 1, 3]}\n"
-     "    %in = nn.reshape(%t2) {shape = [0, 0, 8]}", True),  # ONNX's Y layout and back
+    (("    %t = nn.transpose(%y4) {perm = [0, 2, 1, 3]}\n    %t2 = nn.transpose(%t) {perm = [0, 2, 1, 3]}\n"
+      "    %in = nn.reshape(%t2) {shape = [0, 0, 8]}"), True),  # ONNX's Y layout and back
     ("    %t = nn.transpose(%y4) {perm = [0, 1, 3, 2]}\n    %in = nn.reshape(%t) {shape = [0, 0, 8]}", False),
 ])
 def test_merging_layers_only_where_the_data_is_unchanged(chain, merges, tmp_path):

@@ -1841,7 +1841,7 @@ def _recurrent(L, node):
         blocks = np.split(arr, g, axis=0)
         return np.ascontiguousarray(np.concatenate([blocks[i] for i in order], axis=0))
 
-    base = L.base_name(node)
+    base = _rnn.module_base(L, node)
     layer = _rnn.layer_index(L, base)
     operands = []
     for d in range(dirs):

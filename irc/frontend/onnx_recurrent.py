@@ -42,6 +42,13 @@ def zero_state(x, store=None) -> bool:
     return all(float(e) == 0.0 for e in vals)
 
 
+def module_base(L, node) -> str:
+    """The module path a recurrent node's weights go under: its name scope, without the `__<what>` of irc's own
+    helper names (irc writes layer k of `%lstm` as a node with output `lstm__y_l{k}`)."""
+    base = L.base_name(node)
+    return base.split("__", 1)[0] or base
+
+
 def layer_index(L, base: str) -> int:
     """The layer number of this recurrent node within module `base`: how many came before it."""
     layers = L.__dict__.setdefault("_rnn_layers", {})
@@ -78,7 +85,6 @@ def _constant_of_shape(L, node):
     return L.emit("expand_like", [c, src], {"shape": target, "like_dims": like})
 
 
-__all__ = ["layer_index", "zero_state"]
 
 
 # ----------------------------------------------------------------------------- stacked layers
@@ -225,3 +231,6 @@ def merge_layers(func) -> int:
         rw.erase_op(a)
         rw.commit()
         merged += 1
+
+
+__all__ = ["layer_index", "merge_layers", "module_base", "zero_state"]
