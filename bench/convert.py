@@ -372,7 +372,7 @@ def main():
     results = {}  # (task, tool, model) -> (wall, rss, res) | error str
 
     def measure(task, tool, model, extra=None):
-        walls, rsss, res = [], [], None
+        walls, rsss, res, runs = [], [], None, []
         for i in range(args.repeat):
             work = os.path.join(base, model, f"{task}-{tool}-{i}")
             shutil.rmtree(work, ignore_errors=True)
@@ -386,6 +386,9 @@ def main():
                 return
             walls.append(wall)
             rsss.append(rss)
+            runs.append(dict(res["phases"]))
+        # each phase's median over the runs (so a phase table row need not add up to the median total)
+        res["phases"] = [[n, statistics.median(r.get(n, 0.0) for r in runs)] for n, _ in res["phases"]]
         results[(task, tool, model)] = (statistics.median(walls), statistics.median(rsss), res)
         print(f"  {model:14s} {task:8s} {tool:11s} {statistics.median(walls):7.1f} s "
               f"{statistics.median(rsss) / 1e6:7.0f} MB", flush=True)
@@ -456,7 +459,7 @@ def main():
                 for n, _ in r[2]["phases"]:
                     if n not in names:
                         names.append(n)
-            print(f"\n{task}, {tool}: seconds per phase\n")
+            print(f"\n{task}, {tool}: seconds per phase (medians; process exit = median total - the phases)\n")
             print("| model | " + " | ".join(names) + " | process exit | total |")
             print("|---|" + "---:|" * (len(names) + 2))
             for m, r in rows:
