@@ -355,7 +355,7 @@ module @m {{weights = "m.safetensors"}} {{
     (("    %t = nn.transpose(%y4) {perm = [0, 2, 1, 3]}\n    %t2 = nn.transpose(%t) {perm = [0, 2, 1, 3]}\n"
       "    %in = nn.reshape(%t2) {shape = [0, 0, 8]}"), True),  # ONNX's Y layout and back
     ("    %t = nn.transpose(%y4) {perm = [0, 1, 3, 2]}\n    %in = nn.reshape(%t) {shape = [0, 0, 8]}", False),
-])
+], ids=["cancelling", "interleaving"])
 def test_merging_layers_only_where_the_data_is_unchanged(chain, merges, tmp_path):
     """merge_layers joins two layer ops only when the reshapes/transposes between them cancel (interleaving the
     two directions' features is a different model); merged or not, the numbers stay."""
