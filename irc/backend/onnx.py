@@ -33,6 +33,7 @@ import tempfile
 import numpy as np
 
 from ..ir import IrcError, Module
+from ..ir.core import uniquify
 from ..ir.weights import IR_TO_NP
 
 OPSETS = range(13, 22)
@@ -78,12 +79,7 @@ class Emitter:
     # -- names
 
     def fresh(self, base: str) -> str:
-        name, i = base, 0
-        while name in self.taken:
-            i += 1
-            name = f"{base}_{i}"
-        self.taken.add(name)
-        return name
+        return uniquify(base, self.taken)
 
     def tmp(self, out: str, what: str) -> str:
         return self.fresh(f"{out}__{what}")

@@ -58,7 +58,7 @@ import tempfile
 import unicodedata
 
 from ..ir import IrcError, Module, verify
-from ..ir.core import Op, TensorType
+from ..ir.core import Op, TensorType, uniquify
 from ..ir.weights import IR_TO_ST, ITEMSIZE
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -133,12 +133,7 @@ class Names:
             base += "_"
         if unused and not base.startswith("_"):
             base = "_" + base  # a result nobody reads (one of several results): ruff's dummy-variable form
-        name, i = base, 0
-        while name in self.taken:
-            i += 1
-            name = f"{base}_{i}"
-        self.taken.add(name)
-        return name
+        return uniquify(base, self.taken)
 
 
 # ----------------------------------------------------------------------------- the module tree

@@ -32,19 +32,16 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections import OrderedDict
 
 import numpy as np
 
 from ..ir import DenseAttr, Func, IrcError, Module, NameLoc, Op, TensorType, Value, WeightStore, verify
+from ..ir.core import DENSE_MAX, INT64_MAX, sanitize_name as sanitize  # noqa: F401 (re-exported)
 from ..ir.ops import OPS
 from ..ir.ops.registry import infer_types, normalize_attrs
 
 OPSET_MIN, OPSET_MAX = 13, 21
-DENSE_MAX = 32
-INT64_MAX = 2**63 - 1
-_NAME_BAD = re.compile(r"[^A-Za-z0-9_$.\-]+")
 
 
 class Unsupported(Exception):
@@ -53,11 +50,6 @@ class Unsupported(Exception):
 
 class _Poisoned(Exception):
     pass
-
-
-def sanitize(name: str) -> str:
-    name = _NAME_BAD.sub("_", str(name)).strip(".")
-    return name or "v"
 
 
 def value_name(onnx_name: str) -> str:

@@ -30,6 +30,7 @@ from collections import OrderedDict
 import torch
 
 from ..ir import DenseAttr, FileLoc, Func, IrcError, Module, Op, TensorType, Value, WeightStore, verify
+from ..ir.core import DENSE_MAX, INT64_MAX, sanitize_name as sanitize  # noqa: F401 (re-exported)
 from ..ir.ops import OPS
 from ..ir.ops.registry import infer_types, normalize_attrs
 
@@ -39,21 +40,12 @@ TORCH_TO_IR = {torch.float16: "f16", torch.bfloat16: "bf16", torch.float32: "f32
                torch.bool: "i1", torch.int8: "i8", torch.int16: "i16", torch.int32: "i32", torch.int64: "i64",
                torch.uint8: "u8"}
 IR_TO_TORCH = {v: k for k, v in TORCH_TO_IR.items()}
-INT64_MAX = 2**63 - 1
-_NAME_BAD = re.compile(r"[^A-Za-z0-9_$.\-]+")
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 _RECURRENT_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_recurrent.py")  # irc's nn.LSTM forward
-DENSE_MAX = 32  # folded tensors up to this many elements are written inline as nn.constant
 
 
 class Unsupported(Exception):
     """This node cannot be lowered; the message says why (collected and reported together)."""
-
-
-def sanitize(name: str) -> str:
-    """A value name the text format accepts: [A-Za-z0-9_$.-]+."""
-    name = _NAME_BAD.sub("_", str(name)).strip(".")
-    return name or "v"
 
 
 # ----------------------------------------------------------------------------- public entry

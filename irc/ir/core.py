@@ -12,6 +12,26 @@ from dataclasses import dataclass
 
 DTYPES = ("f16", "bf16", "f32", "f64", "i1", "i8", "i16", "i32", "i64", "u8")
 FLOAT_DTYPES = ("f16", "bf16", "f32", "f64")
+INT64_MAX = 2**63 - 1  # "to the end" in slice bounds
+DENSE_MAX = 32  # frontends write tensors up to this many elements inline (dense<...>), larger ones as params
+
+_NAME_BAD = re.compile(r"[^A-Za-z0-9_$.\-]+")
+
+
+def sanitize_name(name) -> str:
+    """A value name the text format accepts ([A-Za-z0-9_$.-]+) made from any string."""
+    name = _NAME_BAD.sub("_", str(name)).strip(".")
+    return name or "v"
+
+
+def uniquify(base: str, taken: set) -> str:
+    """`base`, or `base_1`, `base_2`, ... — the first not in `taken`, which is then added to it."""
+    name, i = base, 0
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    taken.add(name)
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,13 +232,7 @@ class Func:
 
     def unique_name(self, base: str) -> str:
         """`base`, or `base_1`, `base_2`, ... if taken. Registers the name."""
-        base = base or "v"
-        name, i = base, 0
-        while name in self._names:
-            i += 1
-            name = f"{base}_{i}"
-        self._names.add(name)
-        return name
+        return uniquify(base or "v", self._names)
 
     def claim_name(self, name: str) -> bool:
         if name in self._names:

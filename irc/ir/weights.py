@@ -131,7 +131,7 @@ class WeightStore:
 
     def fresh_key(self, base: str) -> str:
         key, i = base, 0
-        while self.has(key):
+        while self.has(key):  # not uniquify(): the taken keys are the store's, not a set
             i += 1
             key = f"{base}_{i}"
         return key

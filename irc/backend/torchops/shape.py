@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from ...ir.core import INT64_MAX
 from .base import helper, lit, lower
-
-INT64_MAX = 2**63 - 1
 
 
 @lower("concat")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..core import INT64_MAX
 from .registry import ABSENT, Attr, ShapeError, define, dims_equal, norm_axis, prod, same_dtype
 
 
@@ -49,7 +50,6 @@ define("split", "shape", ("input",), [Attr("axis", "int"), Attr("sizes", "ints")
        num_results=lambda attrs: len(attrs.get("sizes") or []), axis_attrs=("axis",),
        doc="Splits along `axis` into pieces of the given sizes; one result per piece.")
 
-INT64_MAX = 2**63 - 1
 
 
 def infer_slice(ins, attrs):
