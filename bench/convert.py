@@ -134,7 +134,7 @@ def child(spec):
     import torch
 
     if tool == "irc":
-        import irc  # noqa: F401
+        import irc
         import irc.ir.weights
         from irc.backend import pytorch as irc_pt
     if task != "onnx2pt":
@@ -249,12 +249,12 @@ def _tree_rss(proc):
     total = 0
     try:
         procs = [proc] + proc.children(recursive=True)
-    except Exception:
+    except Exception:  # noqa: BLE001
         return 0
     for p in procs:
         try:
             total += p.memory_info().rss
-        except Exception:
+        except Exception:  # noqa: BLE001, S110
             pass
     return total
 
@@ -277,7 +277,7 @@ def run_child(spec, log):
         def sample():
             try:
                 pp = psutil.Process(p.pid)
-            except Exception:
+            except Exception:  # noqa: BLE001
                 return
             while not done.is_set():
                 peak[0] = max(peak[0], _tree_rss(pp))
@@ -330,7 +330,7 @@ def versions():
             from importlib.metadata import version
 
             out.append(f"{mod} {version(mod)}")
-        except Exception:
+        except Exception:  # noqa: BLE001, S110
             pass
     return ", ".join(out)
 
@@ -379,7 +379,7 @@ def main():
             spec = {"tool": tool, "task": task, "model": model, "work": work, **(extra or {})}
             try:
                 wall, rss, res = run_child(spec, os.path.join(base, model, f"{task}-{tool}-{i}.log"))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001
                 msg = str(e).strip().splitlines()
                 results[(task, tool, model)] = "failed: " + (msg[-1] if msg else "?")
                 print(f"  {model:14s} {task:8s} {tool:11s} FAILED ({results[(task, tool, model)]})", flush=True)
@@ -405,7 +405,7 @@ def main():
                         run_child({"tool": "source.onnx", "task": "onnx", "model": model, "onnx_out": onnx_in,
                                    "work": os.path.join(base, model, "source")},
                                   os.path.join(base, model, "source.log"))
-                    except Exception as e:
+                    except Exception as e:  # noqa: BLE001
                         print(f"  {model}: cannot make the ONNX input: {e}")
                         continue
                 size = os.path.getsize(onnx_in)
@@ -423,7 +423,7 @@ def main():
     print("time: wall seconds of the converting process, model build excluded; RSS: peak MB of the process tree; "
           "weights: f32 state_dict MB")
     for task in tasks:
-        irc_t, alt = TOOLS[task]
+        alt = TOOLS[task][1]
         print(f"\n### {task}: irc vs {alt}\n")
         print(f"| model | weights MB | irc s | {alt} s | time ratio | irc RSS MB | {alt} RSS MB | RSS ratio | "
               f"irc RSS above baseline MB | that / weights |")

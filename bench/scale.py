@@ -18,6 +18,7 @@ of the same process after `import torch, irc` (torch's own baseline): the model 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -190,7 +191,7 @@ def main():
             while not done.is_set():
                 try:
                     samples.append((time.time(), pp.memory_info().rss))
-                except Exception:
+                except Exception:  # noqa: BLE001
                     break
                 done.wait(0.01)
 
@@ -218,7 +219,7 @@ def main():
     print("| phase | seconds | RSS at end GB | peak RSS in phase GB | peak above baseline / W |")
     print("|---|---:|---:|---:|---:|")
     marks = res["marks"]
-    for (_, t0), (name, t1) in zip(marks, marks[1:]):
+    for (_, t0), (name, t1) in itertools.pairwise(marks):
         inside = [r for t, r in samples if t0 <= t <= t1]
         after = [r for t, r in samples if t >= t1]
         end = after[0] if after else (inside[-1] if inside else 0)
@@ -234,8 +235,8 @@ def main():
 
 def _baseline():
     """RSS of a fresh process after `import torch, irc` (what every conversion starts from)."""
-    code = ("import sys; sys.path.insert(0, %r); import torch, irc, irc.frontend.torch, irc.backend.pytorch, psutil; "
-            "print(psutil.Process().memory_info().rss)" % ROOT)
+    code = (f"import sys; sys.path.insert(0, {ROOT!r}); import torch, irc, irc.frontend.torch, irc.backend.pytorch, psutil; "
+            "print(psutil.Process().memory_info().rss)")
     return int(subprocess.check_output([sys.executable, "-c", code]).split()[-1])
 
 
