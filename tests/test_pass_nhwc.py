@@ -361,8 +361,6 @@ class Blocks:
         return Net()
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("irc.frontend.torch") is None,
-                    reason="irc.frontend.torch (the PyTorch importer) does not exist yet")
 @pytest.mark.parametrize("wrapped", [False, True], ids=["nhwc-ops", "onnx-wrapped"])
 def test_tensorflow_style_version_of_a_real_model(wrapped):
     import torch
@@ -399,8 +397,6 @@ def test_tensorflow_style_version_of_a_real_model(wrapped):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(__import__("importlib").util.find_spec("irc.frontend.torch") is None,
-                    reason="irc.frontend.torch (the PyTorch importer) does not exist yet")
 @pytest.mark.parametrize("name, size", [("mobilenet_v3_small", 224), ("resnet50", 224), ("inception_v3", 299)])
 @pytest.mark.parametrize("wrapped", [False, True], ids=["nhwc-ops", "onnx-wrapped"])
 def test_tensorflow_style_seed_models(name, size, wrapped):
@@ -464,8 +460,6 @@ class KerasLike:
         return Net()
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("irc.frontend.onnx") is None,
-                    reason="irc.frontend.onnx (the ONNX importer) does not exist yet")
 @pytest.mark.parametrize("options", ["", "{change-signature=true}"])
 def test_keras_shaped_model_through_onnx(options):
     import io
