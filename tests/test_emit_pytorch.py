@@ -10,6 +10,8 @@ import os
 import pytest
 from test_emit_common import audit, emit, golden, import_model_py, ir_from_text, lint, run_both
 
+from irc.fidelity import assert_close
+
 torch = pytest.importorskip("torch")
 
 
@@ -192,7 +194,7 @@ def test_torch_compile_of_the_emitted_module(tmp_path):
     with torch.no_grad():
         for b in (1, 3):
             x = mod.example_inputs(b)
-            torch.testing.assert_close(compiled(*x), model(*x), rtol=1e-5, atol=1e-6)
+            assert_close(model(*x), compiled(*x), "exact")
 
 
 def test_irc_emit_command(tmp_path, capsys):

@@ -13,7 +13,6 @@ import contextlib
 import io
 import warnings
 
-import numpy as np
 import pytest
 from helpers import randomize_
 
@@ -220,7 +219,9 @@ def _onnx2torch_result(path, x):
     except Exception as e:  # noqa: BLE001  (report whatever onnx2torch raises)
         return f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
     ref = ort_run(path, x)[0]
-    return "ok" if np.allclose(out.numpy(), ref, rtol=1e-3, atol=1e-4) else "converts but differs"
+    from irc.fidelity import compare
+
+    return "ok" if compare(ref, out.numpy(), "pass").ok else "converts but differs"
 
 
 @pytest.mark.parametrize("name", ["resnet50", "mobilenet_v3_large"])
