@@ -36,6 +36,14 @@ from .base import Pass
 FUSABLE = ("nn.conv2d", "nn.conv_transpose2d", "nn.linear")
 
 
+def _shared_layout(bn, op, between):
+    """The layout BN and op agree on, or None: a linear pairs only with an nchw BN over a [N, C] tensor."""
+    bn_layout = attrs_of(bn)["layout"]
+    if op.name == "nn.linear":
+        return "nchw" if bn_layout == "nchw" and between.type.rank == 2 else None
+    return bn_layout if attrs_of(op)["layout"] == bn_layout else None
+
+
 def _canon(w, kind, layout):
     """Weight as OIHW (conv2d) / IOHW (conv_transpose2d) / [O, I] (linear)."""
     return w.transpose(3, 2, 0, 1) if kind != "nn.linear" and layout == "nhwc" else w
@@ -113,15 +121,10 @@ class FuseBatchNorm(Pass):
         op = x.owner
         if op is None or op.name not in FUSABLE or len(x.uses) != 1 or rw.is_erased(op):
             return False
-        battrs, oattrs = attrs_of(bn), attrs_of(op)
-        if op.name == "nn.linear":
-            if battrs["layout"] != "nchw" or x.type.rank != 2:
-                return False
-            layout = "nchw"
-        else:
-            layout = oattrs["layout"]
-            if battrs["layout"] != layout:
-                return False
+        oattrs = attrs_of(op)
+        layout = _shared_layout(bn, op, x)
+        if layout is None:
+            return False
         st, ww = self._bn_scale_shift(module, bn), self._weights(module, op)
         if st is None or ww is None:
             return False
@@ -156,15 +159,10 @@ class FuseBatchNorm(Pass):
         op = y.uses[0]
         if op.name not in ("nn.conv2d", "nn.linear") or op.operands[0] is not y or y in op.operands[1:]:
             return False
-        battrs, oattrs = attrs_of(bn), attrs_of(op)
-        if op.name == "nn.linear":
-            if battrs["layout"] != "nchw" or y.type.rank != 2:
-                return False
-            layout = "nchw"
-        else:
-            layout = oattrs["layout"]
-            if battrs["layout"] != layout or any(p for pair in oattrs["padding"] for p in pair):
-                return False
+        oattrs = attrs_of(op)
+        layout = _shared_layout(bn, op, y)
+        if layout is None or (op.name != "nn.linear" and any(p for pair in oattrs["padding"] for p in pair)):
+            return False
         st, ww = self._bn_scale_shift(module, bn), self._weights(module, op)
         if st is None or ww is None:
             return False
