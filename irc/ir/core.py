@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 DTYPES = ("f16", "bf16", "f32", "f64", "i1", "i8", "i16", "i32", "i64", "u8")
-FLOAT_DTYPES = ("f16", "bf16", "f32", "f64")
 INT64_MAX = 2**63 - 1  # "to the end" in slice bounds
 DENSE_MAX = 32  # frontends write tensors up to this many elements inline (dense<...>), larger ones as params
 

@@ -16,7 +16,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from .core import DenseAttr, FileLoc, Func, FusedLoc, Module, NameLoc, Op, UnknownLoc, Value, parse_type
 from .diagnostics import Diagnostic, DiagnosticError
 from .ops import OPS, ShapeError
-from .ops.registry import infer_types, normalize_attrs
+from .ops.registry import fill_defaults, infer_types, normalize_attrs
 
 
 def grammar_path() -> Path:
@@ -310,7 +310,8 @@ def _build_func(parsed, module, diags) -> Func:
         elif len(result_types) != len(results):
             diags.append(Diagnostic(f"{opname} has {len(results)} results but {len(result_types)} result types", pos))
             result_types = (result_types + [None] * len(results))[: len(results)]
-        op = Op(str(opname), in_values, attrs, result_types, [r[1:] for r in results], loc, pos)
+        op = Op(str(opname), in_values, fill_defaults(str(opname), attrs), result_types, [r[1:] for r in results], loc,
+                pos)
         op.operand_pos = [_pos(t) for t in operands]
         op.func = func
         for r, tok in zip(op.results, results):

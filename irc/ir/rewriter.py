@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .core import Func, Op, Value
+from .ops.registry import fill_defaults
 
 
 class Rewriter:
@@ -16,7 +17,7 @@ class Rewriter:
 
     def create(self, name: str, operands, attrs, result_types, result_names, loc=None) -> Op:
         """A new op (not yet placed); its result names are made unique within the function."""
-        op = Op(name, operands, attrs, result_types, [""] * len(result_types), loc)
+        op = Op(name, operands, fill_defaults(name, attrs), result_types, [""] * len(result_types), loc)
         for r, base in zip(op.results, result_names):
             r.name = self.func.unique_name(base)
         op.func = self.func

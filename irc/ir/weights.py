@@ -19,14 +19,8 @@ import numpy as np
 
 from .core import TensorType
 from .diagnostics import IrcError
+from .dtypes import IR_TO_NP, IR_TO_ST, ITEMSIZE, NP_TO_IR, ST_TO_IR  # noqa: F401 (IR_TO_NP, IR_TO_ST re-exported)
 
-ST_TO_IR = {"F16": "f16", "BF16": "bf16", "F32": "f32", "F64": "f64", "BOOL": "i1", "I8": "i8", "I16": "i16",
-            "I32": "i32", "I64": "i64", "U8": "u8"}
-IR_TO_ST = {v: k for k, v in ST_TO_IR.items()}
-IR_TO_NP = {"f16": np.float16, "bf16": np.uint16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,
-            "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64, "u8": np.uint8}
-NP_TO_IR = {np.dtype(v).str: k for k, v in IR_TO_NP.items() if k != "bf16"}
-ITEMSIZE = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "i1": 1, "i8": 1, "i16": 2, "i32": 4, "i64": 8, "u8": 1}
 
 
 class WeightError(IrcError):

@@ -73,6 +73,7 @@ def infer_conv2d(ins, attrs):
 
 
 define("conv2d", "conv", ("input", "weight", "bias?"), CONV_ATTRS, infer_conv2d, spatial=True,
+       params=("weight", "bias"), weight_layout={"nchw": "OIHW", "nhwc": "HWIO"},
        doc="2-D convolution (torch.nn.functional.conv2d) with explicit, possibly asymmetric padding.")
 
 
@@ -109,6 +110,7 @@ def infer_conv_transpose2d(ins, attrs):
 
 define("conv_transpose2d", "conv", ("input", "weight", "bias?"),
        CONV_ATTRS + [Attr("output_padding", "ints", [0, 0])], infer_conv_transpose2d, spatial=True,
+       params=("weight", "bias"), weight_layout={"nchw": "IOHW", "nhwc": "HWOI"},
        doc="2-D transposed convolution (torch.nn.functional.conv_transpose2d); padding crops the output.")
 
 

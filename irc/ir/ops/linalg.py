@@ -18,7 +18,7 @@ def infer_linear(ins, attrs):
     return x.with_shape(x.shape[:-1] + (w.shape[0],))
 
 
-define("linear", "linalg", ("input", "weight", "bias?"), (), infer_linear,
+define("linear", "linalg", ("input", "weight", "bias?"), (), infer_linear, params=("weight", "bias"),
        doc="x @ weight.T + bias over the last dimension (torch.nn.functional.linear).")
 
 

@@ -26,6 +26,7 @@ def infer_batch_norm(ins, attrs):
 
 define("batch_norm", "norm", ("input", "weight", "bias", "running_mean", "running_var"),
        [Attr("epsilon", "float")], infer_batch_norm, spatial=True,
+       params=("weight", "bias", "running_mean", "running_var"),
        doc="Inference-mode batch normalisation over the channel dimension (axis 1, or the last for nhwc).")
 
 
@@ -46,7 +47,7 @@ def infer_layer_norm(ins, attrs):
 define("layer_norm", "norm", ("input", "weight?", "bias?"),
        [Attr("axes", "ints", doc="the normalised axes; PyTorch's layer_norm uses the trailing ones"),
         Attr("epsilon", "float", 1e-05)],
-       infer_layer_norm, axis_attrs=("axes",),
+       infer_layer_norm, axis_attrs=("axes",), params=("weight", "bias"),
        doc="Layer normalisation over `axes` with an optional element-wise affine transform.")
 
 
@@ -65,7 +66,7 @@ def infer_group_norm(ins, attrs):
 
 
 define("group_norm", "norm", ("input", "weight?", "bias?"),
-       [Attr("num_groups", "int"), Attr("epsilon", "float", 1e-05)], infer_group_norm,
+       [Attr("num_groups", "int"), Attr("epsilon", "float", 1e-05)], infer_group_norm, params=("weight", "bias"),
        doc="Group normalisation over channel groups (axis 1).")
 
 

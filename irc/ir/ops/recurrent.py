@@ -34,6 +34,10 @@ def weight_names(num_layers: int, bidirectional: bool, bias: bool) -> list[str]:
     return out
 
 
+def _param_names(attrs) -> list[str]:
+    return weight_names(attrs["num_layers"], attrs["bidirectional"], attrs["bias"])
+
+
 def num_weights(attrs) -> int:
     return attrs["num_layers"] * (2 if attrs["bidirectional"] else 1) * (4 if attrs["bias"] else 2)
 
@@ -98,15 +102,15 @@ _OPERANDS = ("Operands: the input [seq, batch, feature] ([batch, seq, feature] w
              "state{states} [num_layers*directions, batch, hidden], zeros when absent. Results: the output sequence "
              "(hidden features per direction, concatenated), h_n{cn} [num_layers*directions, batch, hidden].")
 
-define("lstm", "recurrent", ("input", "weights*", "h0?", "c0?"), _attrs(), _infer("lstm"), num_results=3,
+define("lstm", "recurrent", ("input", "weights*", "h0?", "c0?"), _attrs(), _infer("lstm"), num_results=3, params=_param_names,
        doc="Long short-term memory (torch.nn.LSTM), PyTorch's gate order i, f, g, o. "
            + _OPERANDS.format(cls="LSTM", g=4, states="s h0 and c0 (both or neither)", cn=" and c_n"))
-define("gru", "recurrent", ("input", "weights*", "h0?"), _attrs(), _infer("gru"), num_results=2,
+define("gru", "recurrent", ("input", "weights*", "h0?"), _attrs(), _infer("gru"), num_results=2, params=_param_names,
        doc="Gated recurrent unit (torch.nn.GRU), PyTorch's gate order r, z, n; the reset gate scales the hidden "
            "matmul's result (ONNX's linear_before_reset=1). "
            + _OPERANDS.format(cls="GRU", g=3, states=" h0", cn=""))
 define("rnn", "recurrent", ("input", "weights*", "h0?"),
        _attrs([Attr("nonlinearity", "enum", "tanh", ("tanh", "relu"), doc="applied to each new hidden state")]),
-       _infer("rnn"), num_results=2,
+       _infer("rnn"), num_results=2, params=_param_names,
        doc="Elman RNN (torch.nn.RNN): h' = nonlinearity(W_ih x + b_ih + W_hh h + b_hh). "
            + _OPERANDS.format(cls="RNN", g=1, states=" h0", cn=""))

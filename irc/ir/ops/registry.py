@@ -8,6 +8,7 @@ function and an optional verifier. The parser, verifier, printer, passes, backen
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -64,6 +65,14 @@ class OpDef:
     # attributes that hold axes of the first operand (rewritten by layout passes)
     axis_attrs: tuple = ()
     spatial: bool = False  # carries a `layout` attribute
+    # the state_dict suffixes of param operands 1, 2, ... when the op is one framework module
+    # (("weight", "bias") for conv2d); a callable (attrs) -> tuple where they depend on attributes
+    params: object = ()
+    # the weight (operand 1) layout each activation layout implies: {"nchw": "OIHW", "nhwc": "HWIO"}
+    weight_layout: dict | None = None
+    traits: frozenset = frozenset()  # see TRAITS
+    flops: Callable | None = None  # (op) -> int; None: one FLOP per output element
+    canonical: tuple = ()  # canonicalisation patterns: (op, rewriter) -> bool (True when it rewrote)
 
     @property
     def kind(self) -> str:
@@ -83,6 +92,24 @@ class OpDef:
     def operand_names(self) -> list[str]:
         return [o.rstrip("?*") for o in self.operands]
 
+    def param_names(self, attrs) -> tuple:
+        """The state_dict suffixes of param operands 1, 2, ... (empty when the op is no module)."""
+        return tuple(self.params(attrs)) if callable(self.params) else self.params
+
+    def has(self, trait: str) -> bool:
+        return trait in self.traits
+
+
+# what a trait promises, for the passes that ask
+TRAITS = {
+    "elementwise": "each output element depends on the elements at the same index of broadcast operands",
+    "unary": "one operand, result of its shape and dtype (an element-wise function)",
+    "movement": "moves or selects data without arithmetic (no FLOPs)",
+    "reshape": "changes the shape only; the data in memory order is unchanged",
+    "commutative": "operands 0 and 1 may be swapped",
+    "per_channel_affine": "an affine map per channel of its input (fusable into a neighbouring conv or linear)",
+}
+
 
 OPS: dict[str, OpDef] = {}
 
@@ -90,13 +117,17 @@ LAYOUT = Attr("layout", "enum", "nchw", ("nchw", "nhwc"), "memory layout of acti
 
 
 def define(name, family, operands=(), attrs=(), infer=None, verify=None, num_results=1, doc="",
-           axis_attrs=(), spatial=False) -> OpDef:
+           axis_attrs=(), spatial=False, params=(), weight_layout=None, traits=(), flops=None,
+           canonical=()) -> OpDef:
     full = name if "." in name else "nn." + name
     if full in OPS:
         raise ValueError(f"op {full} defined twice")
+    unknown = set(traits) - set(TRAITS)
+    if unknown:
+        raise ValueError(f"op {full}: unknown traits {sorted(unknown)}")
     attr_list = list(attrs) + ([LAYOUT] if spatial else [])
     opdef = OpDef(full, family, tuple(operands), {a.name: a for a in attr_list}, infer, verify, num_results,
-                  doc, tuple(axis_attrs), spatial)
+                  doc, tuple(axis_attrs), spatial, params, weight_layout, frozenset(traits), flops, tuple(canonical))
     OPS[full] = opdef
     return opdef
 
@@ -184,6 +215,21 @@ def normalize_attrs(opdef: OpDef, attrs: dict) -> dict:
                 raise ShapeError(f"{opdef.name} needs attribute '{key}' ({spec.describe()})")
             if spec.default is not ABSENT:
                 out[key] = spec.default
+    return out
+
+
+def fill_defaults(name: str, attrs: dict) -> dict:
+    """`attrs` with every missing default of op `name` added (nothing checked: the verifier does that).
+
+    Every place that builds an op calls this, so consumers read `op.attrs["layout"]`, never
+    `.get("layout", "nchw")`."""
+    opdef = OPS.get(name)
+    if opdef is None:
+        return dict(attrs)
+    out = dict(attrs)
+    for key, spec in opdef.attrs.items():
+        if key not in out and not spec.required and spec.default is not ABSENT:
+            out[key] = copy.deepcopy(spec.default) if isinstance(spec.default, list) else spec.default
     return out
 
 
