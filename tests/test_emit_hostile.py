@@ -12,6 +12,8 @@ import json
 import pytest
 from test_emit_common import audit, emit, import_model_py, ir_from_text, lint, run_both
 
+from irc.fidelity import assert_close
+
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
@@ -131,7 +133,7 @@ def test_hostile_hand_written_ir(tmp_path):
     for batch in (1, 3):
         x = torch.randn(batch, 4, 4, 4)
         ref, out = run_both(m, model, [x])
-        assert torch.equal(ref[0], out[0])
+        assert_close(ref[0], out[0], "exact")  # executor vs emitted: different torch entry points
 
 
 def test_no_free_text_attribute_reaches_the_emitter():

@@ -49,3 +49,35 @@ def test_core_commands_do_not_import_torch():
 def test_console_scripts_are_declared(tool):
     text = open(os.path.join(ROOT, "pyproject.toml")).read()
     assert f'{tool} = "irc.tools.' in text
+
+
+def test_wheel_installed_in_a_fresh_venv_runs_the_whole_chain(tmp_path):
+    """A user's `pip install .`: the wheel (not editable) in a new virtual environment outside the checkout
+    imports, fuses, emits PyTorch and ONNX and checks the bundled example (torch and onnx come from the
+    test environment through --system-site-packages)."""
+    import shutil
+
+    dist = tmp_path / "dist"
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(dist)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = dist.glob("irc-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    proc = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    examples = tmp_path / "examples"
+    shutil.copytree(os.path.join(ROOT, "examples"), examples)
+    env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", VIRTUAL_ENV=str(venv))
+    env.pop("PYTHONPATH", None)
+    where = subprocess.run([str(py), "-c", "import irc, irc.backend.pytorch, irc.frontend.torch; print(irc.__file__)"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert where.returncode == 0, where.stderr
+    assert where.stdout.strip().startswith(str(venv)), where.stdout
+    run = subprocess.run(["bash", str(examples / "demo.sh"), str(tmp_path / "out")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (tmp_path / "out" / "tinynet_pt" / "model.py").exists() and (tmp_path / "out" / "tinynet.onnx").exists()
+    assert run.stdout.count("[ok: ") >= 3 and "FAIL" not in run.stdout, run.stdout[-3000:]

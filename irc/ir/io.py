@@ -9,11 +9,12 @@ from .diagnostics import IrcError
 from .parser import parse
 from .printer import print_module
 from .verifier import verify
-from .weights import write_atomic
+from .writer import finish_pending_writes, write_files
 
 
 def load(path: str, verify_module: bool = True) -> Module:
     """Parse (and verify) an .ir file; its weight file is opened lazily."""
+    finish_pending_writes(path)  # an earlier save killed half-way: complete it, so the pair is whole
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -41,19 +42,19 @@ def save(module: Module, path: str, strip_locs: bool = False, weights_name: str 
     """Write `module` to `path` and, when it has params, its weights beside it.
 
     The weight file is named after the .ir file (`m.ir` → `m.safetensors`) and holds exactly the keys
-    still used. Both files are written to temporary files first and renamed into place.
+    still used. Both are written as one unit (`irc.ir.writer.write_files`): after an error or a kill a
+    reader finds the previous pair or the new one, never one of each.
     """
     keys = used_param_keys(module)
-    if module.path and os.path.exists(path) and os.path.exists(module.path) and os.path.samefile(path, module.path):
-        raise IrcError(f"refusing to overwrite the input file {path}; write to another file")
     attrs = dict(module.attrs)
+    files = []
     if keys:
         if module.weights is None:
             raise IrcError("the module uses nn.param but has no weight store")
         weights_name = weights_name or os.path.splitext(os.path.basename(path))[0] + ".safetensors"
         attrs["weights"] = weights_name
         wpath = os.path.join(os.path.dirname(os.path.abspath(path)), weights_name)
-        module.weights.save(wpath, keys)
+        files.append((wpath, module.weights.writer(keys)))
     else:
         attrs.pop("weights", None)
     saved = module.attrs
@@ -62,4 +63,5 @@ def save(module: Module, path: str, strip_locs: bool = False, weights_name: str 
         text = print_module(module, strip_locs=strip_locs)
     finally:
         module.attrs = saved
-    write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+    files.append((path, lambda f: f.write(text.encode("utf-8"))))  # the .ir last: readers open it first
+    write_files(files, inputs=[module.path, module.weights.path if module.weights is not None else None])

@@ -1,4 +1,4 @@
-"""Text → Module. The syntax lives in grammar/irc.lark; this file only builds objects from it."""
+"""Text → Module. The syntax lives in irc/grammar/irc.lark; this file only builds objects from it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import os
 from contextlib import contextmanager
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
@@ -20,11 +19,8 @@ from .ops.registry import fill_defaults, infer_types, normalize_attrs
 
 
 def grammar_path() -> Path:
-    """grammar/irc.lark from a source checkout, or irc/grammar/irc.lark inside an installed wheel."""
-    src = Path(__file__).resolve().parents[2] / "grammar" / "irc.lark"
-    if src.is_file():
-        return src
-    return Path(str(resources.files("irc.grammar").joinpath("irc.lark")))
+    """irc/grammar/irc.lark, the one file that defines the syntax (in a checkout and in an installed wheel)."""
+    return Path(__file__).resolve().parents[1] / "grammar" / "irc.lark"
 
 
 class _Err(Exception):
@@ -176,18 +172,10 @@ def _unquote(tok) -> str:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(grammar_path().read_text(), parser="lalr", transformer=_ToTree(), maybe_placeholders=True,
-                cache=_cache_file())
+    # no cache file: Lark's cache is a pickle, and a planted one would run code; building the LALR tables
+    # takes about 30 ms, once per process
+    return Lark(grammar_path().read_text(), parser="lalr", transformer=_ToTree(), maybe_placeholders=True)
 
-
-def _cache_file():
-    # Lark caches the compiled LALR tables; keep them beside the user's other caches, never in the package.
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    try:
-        os.makedirs(os.path.join(base, "irc"), exist_ok=True)
-        return os.path.join(base, "irc", "grammar.lark.cache")
-    except OSError:
-        return False
 
 
 _TOKEN_NAMES = {

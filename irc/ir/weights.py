@@ -13,12 +13,12 @@ import json
 import mmap
 import os
 import struct
-import tempfile
 
 import numpy as np
 
 from .core import TensorType
 from .diagnostics import IrcError
+from .writer import write_files
 from .dtypes import IR_TO_NP, IR_TO_ST, ITEMSIZE, NP_TO_IR, ST_TO_IR  # noqa: F401 (IR_TO_NP, IR_TO_ST re-exported)
 
 
@@ -130,20 +130,24 @@ class WeightStore:
             key = f"{base}_{i}"
         return key
 
-    def save(self, path: str, keys) -> None:
-        """Write the tensors `keys` (sorted) to a safetensors file at `path`, atomically."""
+    def writer(self, keys, metadata: dict | None = None):
+        """A function that writes the tensors `keys` (sorted) as one safetensors file (for `write_files`)."""
         keys = sorted(set(keys))
-        if self.path and os.path.exists(path) and os.path.exists(self.path) and os.path.samefile(path, self.path):
-            raise WeightError(f"refusing to overwrite the weight file being read: {path}")
-        header, offset = {}, 0
+        entries = []
         for k in keys:
             ty = self.type_of(k)
-            nbytes = (ty.numel() or 0) * ITEMSIZE[ty.dtype]
-            header[k] = {"dtype": IR_TO_ST[ty.dtype], "shape": list(ty.shape), "data_offsets": [offset, offset + nbytes]}
-            offset += nbytes
-        blob = json.dumps(header, separators=(",", ":")).encode()
-        blob += b" " * (-len(blob) % 8)
-        write_atomic(path, lambda f: _write_tensors(f, blob, keys, self))
+            entries.append((k, ty.dtype, list(ty.shape)))
+        blob = safetensors_header(entries, metadata)
+
+        def write(f):
+            f.write(blob)
+            for k in keys:
+                f.write(self.raw(k))
+        return write
+
+    def save(self, path: str, keys) -> None:
+        """Write the tensors `keys` (sorted) to a safetensors file at `path`, atomically."""
+        write_files([(path, self.writer(keys))], inputs=[self.path])
 
     def close(self):
         if self._mmap is not None and not isinstance(self._mmap, bytes):
@@ -153,32 +157,19 @@ class WeightStore:
         self._mmap = self._file = None
 
 
-def _write_tensors(f, header_blob, keys, store):
-    f.write(struct.pack("<Q", len(header_blob)))
-    f.write(header_blob)
-    for k in keys:
-        f.write(store.raw(k))
-
-
-def write_atomic(path: str, write) -> None:
-    """Call write(file) on a temporary file beside `path`, then rename it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def safetensors_header(entries, metadata: dict | None = None) -> bytes:
+    """The 8-byte length and the JSON header of a safetensors file holding `entries`, (key, dtype, shape)
+    in file order, padded to 8 bytes; `metadata` (str → str) goes in `__metadata__`."""
+    header, offset = {}, 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for key, dtype, shape in entries:
+        n = 1
+        for d in shape:
+            n *= d
+        nbytes = n * ITEMSIZE[dtype]
+        header[key] = {"dtype": IR_TO_ST[dtype], "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)
+    return struct.pack("<Q", len(blob)) + blob

@@ -48,6 +48,11 @@ def _check_target(path: str, inputs: Iterable[str]) -> None:
 
 def _temp_beside(path: str) -> tuple[int, str]:
     directory = os.path.dirname(os.path.abspath(path))
+    existing = directory
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise WriteError(f"cannot write {path}: Not a directory")
     try:
         os.makedirs(directory, exist_ok=True)
         return tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)

@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..ir.ops.docs import render
-from ..ir.weights import write_atomic
+from ..ir.writer import write_files
 from ._cli import make_parser, run
 
 DEFAULT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "ops.md")
@@ -31,7 +31,7 @@ def _main(argv):
             sys.stderr.write(f"{args.path} is stale: run python -m irc.tools.gen_docs\n")
             return 1
         return 0
-    write_atomic(args.path, lambda f: f.write(text.encode("utf-8")))
+    write_files([(args.path, lambda f: f.write(text.encode("utf-8")))])
     return 0
 
 
