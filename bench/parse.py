@@ -97,22 +97,22 @@ def main():
         n_ops = text.count(" = nn.")
         irc.parse(text, path)  # warm the grammar cache
 
-        def parse_verify():
+        def parse_verify(text=text, path=path):
             m = irc.parse(text, path)
             irc.verify(m)
 
         repeat = 3 if n <= 10000 else 1
         t_irc = best_of(parse_verify, repeat)
-        t_parse = best_of(lambda: irc.parse(text, path), repeat)
-        t_json = best_of(lambda: json.loads(js), repeat)
+        t_parse = best_of(lambda text=text, path=path: irc.parse(text, path), repeat)
+        t_json = best_of(lambda js=js: json.loads(js), repeat)
         mb = len(text.encode()) / 1e6
         rows.append((n_ops, mb, t_parse, t_irc, t_json, len(js.encode()) / 1e6))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"{'ops':>8} {'MB':>7} {'parse s':>8} {'parse+verify s':>15} {'ops/s':>9} {'MB/s':>6} {'us/op':>6} "
           f"{'json.loads s':>12} {'ratio vs json':>13}")
-    for n_ops, mb, tp, tv, tj, jmb in rows:
-        print(f"{n_ops:>8} {mb:>7.2f} {tp:>8.3f} {tv:>15.3f} {n_ops / tv:>9.0f} {mb / tv:>6.2f} {tv / n_ops * 1e6:>6.1f} "
-              f"{tj:>12.4f} {tv / tj:>12.1f}x")
+    for n_ops, mb, tp, tv, tj, _json_mb in rows:
+        print(f"{n_ops:>8} {mb:>7.2f} {tp:>8.3f} {tv:>15.3f} {n_ops / tv:>9.0f} {mb / tv:>6.2f} "
+              f"{tv / n_ops * 1e6:>6.1f} {tj:>12.4f} {tv / tj:>12.1f}x")
     print("(ratio: irc parse+verify time / json.loads time of a JSON file with the same ops, "
           f"{rows[-1][5]:.2f} MB for the largest)")
 

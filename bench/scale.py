@@ -235,7 +235,8 @@ def main():
 
 def _baseline():
     """RSS of a fresh process after `import torch, irc` (what every conversion starts from)."""
-    code = (f"import sys; sys.path.insert(0, {ROOT!r}); import torch, irc, irc.frontend.torch, irc.backend.pytorch, psutil; "
+    code = (f"import sys; sys.path.insert(0, {ROOT!r}); "
+            "import torch, irc, irc.frontend.torch, irc.backend.pytorch, psutil; "
             "print(psutil.Process().memory_info().rss)")
     return int(subprocess.check_output([sys.executable, "-c", code]).split()[-1])
 
