@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 DTYPES = ("f16", "bf16", "f32", "f64", "i1", "i8", "i16", "i32", "i64", "u8")
 INT64_MAX = 2**63 - 1  # "to the end" in slice bounds
+MAX_RANK = 16  # the rank of a tensor type, at most
 DENSE_MAX = 32  # frontends write tensors up to this many elements inline (dense<...>), larger ones as params
 
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_$.\-]+")
@@ -67,19 +68,31 @@ class TensorType:
         return f"tensor<{dims}{self.dtype}>"
 
 
-_TYPE_RE = re.compile(r"tensor<((?:(?:\?|[0-9]+)x)*)([a-z0-9]+)>")
-
-
 def parse_type(text: str) -> TensorType:
-    """Parse `tensor<...>`; raises ValueError with a readable reason."""
-    m = _TYPE_RE.fullmatch(text)
-    if not m:
-        raise ValueError(f"malformed tensor type '{text}' (expected e.g. tensor<?x3x224x224xf32>)")
-    dims, dtype = m.groups()
+    """Parse `tensor<...>`; raises ValueError with a readable reason. Linear in the length of the text."""
+    if not (text.startswith("tensor<") and text.endswith(">")):
+        raise ValueError(f"malformed tensor type '{_clip(text)}' (expected e.g. tensor<?x3x224x224xf32>)")
+    parts = text[7:-1].split("x")
+    dtype, dims = parts[-1], parts[:-1]
+    if any(not (d == "?" or (d.isascii() and d.isdigit())) for d in dims) or not dtype:
+        raise ValueError(f"malformed tensor type '{_clip(text)}' (expected e.g. tensor<?x3x224x224xf32>)")
     if dtype not in DTYPES:
-        raise ValueError(f"unknown element type '{dtype}' in '{text}' (known: {' '.join(DTYPES)})")
-    shape = tuple(None if d == "?" else int(d) for d in dims.split("x")[:-1])
-    return TensorType(shape, dtype)
+        raise ValueError(f"unknown element type '{_clip(dtype)}' in '{_clip(text)}' (known: {' '.join(DTYPES)})")
+    if len(dims) > MAX_RANK:
+        raise ValueError(f"tensor type '{_clip(text)}' has rank {len(dims)}; irc allows at most {MAX_RANK}")
+    shape = []
+    for d in dims:
+        if d == "?":
+            shape.append(None)
+        elif len(d) > 19 or int(d) > INT64_MAX:
+            raise ValueError(f"dimension {_clip(d)} in '{_clip(text)}' does not fit in 64 bits")
+        else:
+            shape.append(int(d))
+    return TensorType(tuple(shape), dtype)
+
+
+def _clip(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 # ----------------------------------------------------------------------------- locations

@@ -12,7 +12,7 @@ from .verifier import verify
 from .writer import finish_pending_writes, write_files
 
 
-def load(path: str, verify_module: bool = True) -> Module:
+def load(path: str, verify_module: bool = True, allow_outside_weights: bool = False) -> Module:
     """Parse (and verify) an .ir file; its weight file is opened lazily."""
     finish_pending_writes(path)  # an earlier save killed half-way: complete it, so the pair is whole
     try:
@@ -27,8 +27,9 @@ def load(path: str, verify_module: bool = True) -> Module:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise IrcError(f"{path}:{line}:{col}: error: this is not IR text: byte {data[e.start]:#04x} is not valid UTF-8 (a binary file?)") from None
-    module = parse(text, path)
+        raise IrcError(f"{path}:{line}:{col}: error: this is not IR text: byte {data[e.start]:#04x} is not valid "
+                       "UTF-8 (a binary file?)") from None
+    module = parse(text, path, allow_outside_weights=allow_outside_weights)
     if verify_module:
         verify(module)
     return module

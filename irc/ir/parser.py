@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +11,21 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from .core import DenseAttr, FileLoc, Func, FusedLoc, Module, NameLoc, Op, UnknownLoc, Value, parse_type
+from .core import (
+    INT64_MAX,
+    DenseAttr,
+    FileLoc,
+    Func,
+    FusedLoc,
+    Module,
+    NameLoc,
+    Op,
+    UnknownLoc,
+    Value,
+    _clip,
+    parse_type,
+)
+from .dense import check_dense
 from .diagnostics import Diagnostic, DiagnosticError
 from .ops import OPS, ShapeError
 from .ops.registry import fill_defaults, infer_types, normalize_attrs
@@ -29,6 +42,9 @@ class _Err(Exception):
         self.message, self.pos = message, pos
 
 
+MAX_DEPTH = 32  # nesting of attribute lists, dense literals and locations
+
+
 def _pos(tok):
     return (tok.line, tok.column)
 
@@ -38,6 +54,9 @@ class _ToTree(Transformer):
     """Inline transformer: runs while the LALR parser reduces, so no parse tree is ever built."""
 
     def int(self, tok):
+        text = str(tok).lstrip("+-")
+        if len(text) > 19 or not -2**63 <= int(tok) <= INT64_MAX:
+            raise _Err(f"integer {_clip(str(tok))} does not fit in 64 bits", _pos(tok))
         return int(tok)
 
     def float(self, tok):
@@ -58,10 +77,16 @@ class _ToTree(Transformer):
     def list(self, *items):
         return [] if items == (None,) else list(items)
 
-    def dense(self, _kw, body, ty):
-        return DenseAttr(body, _type(ty))
+    def dense(self, kw, body, ty):
+        dense = DenseAttr(body, _type(ty))
+        problem = check_dense(dense)
+        if problem:
+            raise _Err(problem, _pos(kw))
+        return dense
 
     def attr(self, key, value):
+        if _too_deep(value):
+            raise _Err(f"attribute value nests deeper than {MAX_DEPTH} levels", _pos(key))
         return (_unquote(key) if key.type == "STRING" else str(key), value, _pos(key))
 
     def attr_dict(self, *attrs):
@@ -76,7 +101,7 @@ class _ToTree(Transformer):
         return out
 
     def file_loc(self, f, line, col):
-        return FileLoc(_unquote(f), int(line), int(col))
+        return FileLoc(_unquote(f), _line_number(line), _line_number(col))
 
     def name_loc(self, name, child):
         return NameLoc(_unquote(name), child)
@@ -93,7 +118,7 @@ class _ToTree(Transformer):
     def loc(self, body):
         if isinstance(body, Token):  # SIMPLE_LOC: loc("file.py":12:8)
             f, line, col = str(body)[4:-1].rsplit(":", 2)
-            return FileLoc(json.loads(f), int(line), int(col))
+            return FileLoc(_decode(f, (body.line, body.column + 4)), _line_number(line, body), _line_number(col, body))
         return body
 
     def type_list(self, *types):
@@ -112,6 +137,8 @@ class _ToTree(Transformer):
             results.append(items[i])
             i += 1
         opname = items[i]
+        if items and not isinstance(items[-1], (Token, dict, list)) and items[-1] is not None and _too_deep(items[-1]):
+            raise _Err(f"location nests deeper than {MAX_DEPTH} levels", _pos(results[0]))
         for item in items[i + 1:]:
             if isinstance(item, Token):
                 operands.append(item)
@@ -167,7 +194,42 @@ def _type(tok):
 
 
 def _unquote(tok) -> str:
-    return json.loads(str(tok))
+    return _decode(str(tok), _pos(tok))
+
+
+def _decode(literal: str, pos) -> str:
+    """A string literal's value by JSON's rule (the escapes the printer writes); a bad escape or a raw
+    control character is a diagnostic at its column."""
+    try:
+        return json.loads(literal)
+    except json.JSONDecodeError as e:
+        raise _Err(f"invalid string literal: {e.msg}", (pos[0], pos[1] + e.pos)) from None
+
+
+def _line_number(tok, where=None) -> int:
+    if len(str(tok)) > 12:
+        where = where if where is not None else tok
+        raise _Err(f"location number {_clip(str(tok))} is too large", _pos(where))
+    return int(tok)
+
+
+def _too_deep(value) -> bool:
+    """True when `value` (lists, dense literals, locations) nests deeper than MAX_DEPTH; iterative, so a
+    hostile nesting never reaches Python's recursion limit, and it stops at the limit."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(v, DenseAttr):
+            v = v.values
+        if isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v if isinstance(x, (list, DenseAttr)))
+        elif isinstance(v, NameLoc) and v.child is not None:
+            stack.append((v.child, depth + 1))
+        elif isinstance(v, FusedLoc):
+            stack.extend((x, depth + 1) for x in v.locs)
+    return False
 
 
 @lru_cache(maxsize=1)
@@ -183,7 +245,8 @@ _TOKEN_NAMES = {
     "SYMBOL": "a symbol name like @forward", "IDENT": "an attribute name", "STRING": "a string", "INT": "an integer",
     "FLOAT": "a number", "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
     "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "MORETHAN": "'>'", "RETURN": "'return'", "FUNC": "'func'",
-    "MODULE": "'module'", "SIMPLE_LOC": "'loc'", "INT_LIST": "'['", "INT_LIST2": "'['", "DENSE": "'dense<'", "TRUE": "true", "FALSE": "false", "LOC": "'loc'", "__ANON_0": "'->'",
+    "MODULE": "'module'", "SIMPLE_LOC": "'loc'", "INT_LIST": "'['", "INT_LIST2": "'['", "DENSE": "'dense<'",
+    "TRUE": "true", "FALSE": "false", "LOC": "'loc'", "__ANON_0": "'->'",
     "$END": "end of file",
 }
 
@@ -213,11 +276,12 @@ def _syntax_error(e: UnexpectedInput, text: str) -> Diagnostic:
     return Diagnostic(f"unexpected {kind}'{tok}'; expected {_expected(e.expected)}", (tok.line, tok.column))
 
 
-def parse(text: str, path: str | None = None, weights=None) -> Module:
+def parse(text: str, path: str | None = None, weights=None, allow_outside_weights: bool = False) -> Module:
     """Parse IR text into a Module. SSA errors are reported together; types left out are inferred.
 
-    `weights` is a WeightStore; when None and the module names a weight file next to `path`, it is
-    opened lazily (nothing is read but the file's header).
+    `weights` is a WeightStore; when None and the module names a weight file in the folder of `path`, it is
+    opened lazily (nothing is read but the file's header). A weight file outside that folder is refused
+    unless `allow_outside_weights`.
     """
     if "\x00" in text:
         raise DiagnosticError([Diagnostic("this is not IR text: it contains NUL bytes (a binary file?)")], path)
@@ -236,10 +300,9 @@ def parse(text: str, path: str | None = None, weights=None) -> Module:
     module = Module(str(name)[1:], attrs, path=path)
     module.source = text
     if weights is None and isinstance(attrs.get("weights"), str):
-        from .weights import WeightStore
+        from .weights import WeightStore, resolve_weights_path
 
-        base = os.path.dirname(path) if path else "."
-        weights = WeightStore.open(os.path.join(base, attrs["weights"]))
+        weights = WeightStore.open(resolve_weights_path(path, attrs["weights"], allow_outside_weights))
     module.weights = weights
     diags: list[Diagnostic] = []
     with _gc_paused():

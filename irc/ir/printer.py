@@ -7,19 +7,32 @@ import json
 import re
 
 from .core import DenseAttr, FileLoc, FusedLoc, Module, NameLoc, Op, UnknownLoc
+from .diagnostics import IrcError
 from .ops import ABSENT, OPS
 
 HEADER = "// irc 1\n"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# what the grammar accepts after @ and % and as an op name: a name set through the API that does not
+# fit is refused, never written as text that would read back as something else
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_$.\-]*")
+_VALUE = re.compile(r"[A-Za-z0-9_$.\-]+")
+_OPNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def _name(pattern, name, what: str) -> str:
+    if not isinstance(name, str) or not pattern.fullmatch(name):
+        raise PrintError(f"cannot print {what} {name!r}: it is not a valid name in the text format")
+    return name
 
 
 def print_module(module: Module, strip_locs: bool = False) -> str:
-    out = [HEADER, f"module @{module.name}{_attr_dict(module.attrs)} {{\n"]
+    out = [HEADER, f"module @{_name(_SYMBOL, module.name, 'module name')}{_attr_dict(module.attrs)} {{\n"]
     for i, func in enumerate(module.funcs):
         if i:
             out.append("\n")
-        args = ", ".join(f"%{a.name}: {a.type}" for a in func.args)
-        out.append(f"  func @{func.name}({args}) -> {_result_types(func.result_types)} {{\n")
+        args = ", ".join(f"%{_name(_VALUE, a.name, 'value name')}: {a.type}" for a in func.args)
+        out.append(f"  func @{_name(_SYMBOL, func.name, 'function name')}({args}) -> "
+                   f"{_result_types(func.result_types)} {{\n")
         for op in func.ops:
             out.append("    " + print_op(op, strip_locs) + "\n")
         rets = func.outputs
@@ -32,14 +45,18 @@ def print_module(module: Module, strip_locs: bool = False) -> str:
     return "".join(out)
 
 
+class PrintError(IrcError):
+    pass
+
+
 def _result_types(types) -> str:
     return str(types[0]) if len(types) == 1 else "(" + ", ".join(str(t) for t in types) + ")"
 
 
 def print_op(op: Op, strip_locs: bool = False) -> str:
-    results = ", ".join("%" + r.name for r in op.results)
+    results = ", ".join("%" + _name(_VALUE, r.name, "value name") for r in op.results)
     operands = ", ".join("%" + v.name for v in op.operands)
-    text = f"{results} = {op.name}({operands}){_attr_dict(visible_attrs(op))}"
+    text = f"{results} = {_name(_OPNAME, op.name, 'op name')}({operands}){_attr_dict(visible_attrs(op))}"
     if all(r.type is not None for r in op.results):
         text += " : " + ", ".join(str(r.type) for r in op.results)
     if op.loc is not None and not strip_locs:

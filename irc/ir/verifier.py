@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 
-from .core import Module, Op
+from .core import DenseAttr, Module, Op
+from .dense import check_dense
 from .diagnostics import Diagnostic, DiagnosticError, loc_note
 from .ops import OPS, ShapeError
 from .ops.registry import infer_types, normalize_attrs
@@ -50,6 +51,9 @@ class _Verifier:
         self.diags.append(Diagnostic(message, pos, notes=notes))
 
     def run(self):
+        if not self.module.funcs:
+            self.diags.append(Diagnostic(f"module @{self.module.name} has no function; irc runs @forward (or the "
+                                         "first function)", (1, 1) if self.module.source else None))
         names = set()
         for func in self.module.funcs:
             if func.name in names:
@@ -124,6 +128,11 @@ class _Verifier:
         except ShapeError as e:
             self.error(op, str(e))
             return
+        for key, value in op.attrs.items():
+            problem = check_dense(value) if isinstance(value, DenseAttr) else None
+            if problem:
+                self.error(op, f"{op.name} attribute '{key}': {problem}")
+                return
         want = opdef.results_for(op.attrs)
         if len(op.results) != want:
             self.error(op, f"{op.name} has {want} results here, got {len(op.results)}")
@@ -135,6 +144,11 @@ class _Verifier:
             inferred = infer_types(opdef, [v.type for v in op.operands], op.attrs)
         except ShapeError as e:
             self.error(op, f"{op.name}: {e}")
+            return
+        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError) as e:
+            # an inference rule that did not expect these operands: still the user's input, said as such
+            self.error(op, f"{op.name}: cannot infer the result type from these operands and attributes "
+                           f"({type(e).__name__}: {e})")
             return
         for i, (r, t) in enumerate(zip(op.results, inferred)):
             if r.type is None:
@@ -167,4 +181,5 @@ class _Verifier:
             op.result.type = stored
         elif stored != declared:
             what = "dtype" if stored.shape == declared.shape else "shape"
-            self.error(op, f"nn.param '{key}' is declared {declared} but the weight file holds {stored} ({what} differs)")
+            self.error(op, f"nn.param '{key}' is declared {declared} but the weight file holds {stored} "
+                           f"({what} differs)")

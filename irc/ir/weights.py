@@ -18,9 +18,8 @@ import numpy as np
 
 from .core import TensorType
 from .diagnostics import IrcError
-from .writer import write_files
 from .dtypes import IR_TO_NP, IR_TO_ST, ITEMSIZE, NP_TO_IR, ST_TO_IR  # noqa: F401 (IR_TO_NP, IR_TO_ST re-exported)
-
+from .writer import write_files
 
 
 class WeightError(IrcError):
@@ -60,16 +59,13 @@ class WeightStore:
                 if len(raw) != 8:
                     raise WeightError(f"{self.path}: not a safetensors file (too short)")
                 (n,) = struct.unpack("<Q", raw)
-                if n > 100_000_000 or n > os.path.getsize(self.path) - 8:
+                size = os.fstat(f.fileno()).st_size
+                if n > 100_000_000 or n > size - 8:
                     raise WeightError(f"{self.path}: not a safetensors file (bad header length)")
                 header = json.loads(f.read(n))
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise WeightError(f"{self.path}: cannot read safetensors header: {e}") from None
-        header.pop("__metadata__", None)
-        for key, info in header.items():
-            if info.get("dtype") not in ST_TO_IR:
-                raise WeightError(f"{self.path}: tensor '{key}' has unsupported dtype {info.get('dtype')}")
-        self._header = header
+        self._header = validate_header(header, size - 8 - n, self.path)
         self._data_start = 8 + n
 
     def has(self, key: str) -> bool:
@@ -155,6 +151,64 @@ class WeightStore:
         if self._file is not None:
             self._file.close()
         self._mmap = self._file = None
+
+
+def validate_header(header, data_len: int, path: str) -> dict:
+    """The tensors of a safetensors header, checked in full before any is used: a JSON object of
+    {key: {dtype, shape, data_offsets}} whose offsets are ordered, inside the data section, exactly
+    numel × itemsize long and non-overlapping."""
+    def bad(msg):
+        raise WeightError(f"{path}: invalid safetensors header: {msg}")
+
+    if not isinstance(header, dict):
+        bad("not a JSON object")
+    meta = header.pop("__metadata__", None)
+    if meta is not None and (not isinstance(meta, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in meta.items())):
+        bad("__metadata__ must map strings to strings")
+    spans = []
+    for key, info in header.items():
+        if not isinstance(info, dict):
+            bad(f"entry '{key}' is not an object")
+        dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if dtype not in ST_TO_IR:
+            raise WeightError(f"{path}: tensor '{key}' has unsupported dtype {dtype}")
+        if not isinstance(shape, list) or not all(type(d) is int and 0 <= d < 2**63 for d in shape):
+            bad(f"tensor '{key}' has shape {shape!r}; expected a list of non-negative integers")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
+            bad(f"tensor '{key}' has data_offsets {offsets!r}; expected [begin, end]")
+        begin, end = offsets
+        if not 0 <= begin <= end <= data_len:
+            bad(f"tensor '{key}' has data_offsets [{begin}, {end}] outside the {data_len} bytes of data")
+        numel = 1
+        for d in shape:
+            numel *= d
+        if end - begin != numel * ITEMSIZE[ST_TO_IR[dtype]]:
+            bad(f"tensor '{key}' of shape {shape} and dtype {dtype} needs {numel * ITEMSIZE[ST_TO_IR[dtype]]} "
+                f"bytes, its data_offsets hold {end - begin}")
+        spans.append((begin, end, key))
+    spans.sort()
+    for (_, e1, k1), (b2, e2, k2) in zip(spans, spans[1:]):
+        if b2 < e1 and b2 != e2:
+            bad(f"tensors '{k1}' and '{k2}' overlap")
+    return header
+
+
+def resolve_weights_path(ir_path: str | None, name: str, allow_outside: bool = False) -> str:
+    """The weight file a module's `weights = NAME` means: NAME relative to the .ir file's folder, which it
+    may not leave (after resolving symlinks) unless `allow_outside`. The refusal does not say whether the
+    named file exists."""
+    base = os.path.dirname(ir_path) if ir_path else "."
+    path = os.path.join(base, name)
+    if allow_outside:
+        return path
+    folder = os.path.realpath(base)
+    target = os.path.realpath(path)
+    if os.path.isabs(name) or os.path.commonpath([folder, target]) != folder or target == folder:
+        where = ir_path or "the IR text"
+        raise WeightError(f"{where}: the weight file \"{name}\" is not inside the folder of the .ir file; irc reads "
+                          "weights only from there (pass --allow-outside-weights to read it anyway)")
+    return path
 
 
 def safetensors_header(entries, metadata: dict | None = None) -> bytes:

@@ -40,6 +40,8 @@ def _main(argv):
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass to stdout")
     p.add_argument("--no-verify-each", action="store_true", help="verify only at the end, not after every pass")
     p.add_argument("--strip-locs", action="store_true", help="drop loc(...) source locations from the output")
+    p.add_argument("--allow-outside-weights", action="store_true",
+                   help="read a weight file that the IR names outside its own folder (refused by default)")
     args = p.parse_args(argv)
     if args.list_passes:
         print(list_passes())
@@ -47,7 +49,7 @@ def _main(argv):
     if not args.input:
         p.error("the following arguments are required: input")
     passes = parse_pipeline(args.passes)  # before reading, so a typo costs nothing
-    module = ir.load(args.input, verify_module=False)  # run_passes verifies before the first pass that needs it
+    module = ir.load(args.input, verify_module=False, allow_outside_weights=args.allow_outside_weights)  # run_passes verifies before the first pass that needs it
     run_passes(module, passes, verify_each=not args.no_verify_each,
                print_after_all=sys.stdout if args.print_ir_after_all else None, strip_locs=args.strip_locs)
     if args.no_verify_each or not passes:
