@@ -7,33 +7,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.core import DenseAttr, TensorType
+from ..ir.core import DenseAttr, Module, Op, TensorType, Value
+from ..ir.dtypes import IR_TO_NP, torch_dtype
 from ..ir.ops import OPS
 from ..ir.ops.registry import normalize_attrs
-from ..ir.weights import IR_TO_NP
 
 INLINE_MAX = 16  # a new constant with at most this many elements is written inline as nn.constant
+MATERIALIZE_MAX = 1 << 22  # elements: no pass computes with a constant tensor larger than this (16 MB of f32)
 
 
-def attrs_of(op) -> dict:
+def attrs_of(op: Op) -> dict:
     """The op's attributes with defaults filled in (what the verifier and the torch table see)."""
     opdef = OPS.get(op.name)
     return normalize_attrs(opdef, op.attrs) if opdef is not None else dict(op.attrs)
 
 
-def producer(v, *names):
-    """The op defining `v` when its name is one of `names` (all when none given), else None."""
-    op = v.owner
-    if op is None or (names and op.name not in names):
-        return None
-    return op
+SOURCES = ("nn.param", "nn.constant")  # the ops that hold a value known at compile time
 
 
-def is_const(v) -> bool:
-    return producer(v, "nn.param", "nn.constant") is not None
+def is_const(v: Value) -> bool:
+    """Whether `v` is a param or a constant."""
+    return v.owner is not None and v.owner.name in SOURCES
 
 
-def const_array(module, v):
+def const_array(module: Module | None, v: Value) -> np.ndarray | None:
     """The value of a param or constant as a NumPy array (bf16 as float32), or None."""
     op = v.owner
     if op is None:
@@ -48,12 +45,19 @@ def const_array(module, v):
             arr = (arr.astype(np.uint32) << 16).view(np.float32)
         return arr
     if op.name == "nn.constant":
-        d = op.attrs["value"]
-        dt = np.float32 if d.type.dtype == "bf16" else IR_TO_NP[d.type.dtype]
-        if d.is_splat:
-            return np.full(d.type.shape, d.values, dtype=dt)
-        return np.asarray(d.values, dtype=dt).reshape(d.type.shape)
+        return dense_array(op.attrs["value"])
     return None
+
+
+def dense_array(dense: DenseAttr) -> np.ndarray | None:
+    """A dense literal's value as a NumPy array (bf16 as float32); a splat is a read-only broadcast view of
+    its one value (never materialised), and None when even that would pass MATERIALIZE_MAX elements."""
+    dt = np.float32 if dense.type.dtype == "bf16" else IR_TO_NP[dense.type.dtype]
+    if dense.is_splat:
+        if (dense.type.numel() or 0) > MATERIALIZE_MAX:
+            return None
+        return np.broadcast_to(np.asarray(dense.values, dtype=dt), dense.type.shape)
+    return np.asarray(dense.values, dtype=dt).reshape(dense.type.shape)
 
 
 def to_store_dtype(arr: np.ndarray, dtype: str) -> np.ndarray:
@@ -89,13 +93,13 @@ class Consts:
     file keeps the source's key names; otherwise a fresh key is taken.
     """
 
-    def __init__(self, module, rw):
+    def __init__(self, module: Module, rw):
         self.module = module
         self.rw = rw
         self.stale = []  # param ops whose key now holds a different tensor: erase them at the end
         self._readers = None
 
-    def key_count(self, key) -> int:
+    def key_count(self, key: str) -> int:
         """How many nn.param ops of the module read `key` (counted once per pass; new params add to it)."""
         if self._readers is None:
             from collections import Counter
@@ -103,8 +107,8 @@ class Consts:
             self._readers = Counter(op.attrs["key"] for op in self.module.ops() if op.name == "nn.param")
         return self._readers[key]
 
-    def new(self, anchor, arr: np.ndarray, dtype: str, name: str, key: str | None = None, loc=None,
-            inline: bool = True):
+    def new(self, anchor: Op, arr: np.ndarray, dtype: str, name: str, key: str | None = None, loc=None,
+            inline: bool = True) -> Value:
         """A value holding `arr`: an inline nn.constant when small, else a new param (fresh key from `key`)."""
         arr = np.asarray(arr)
         if inline and arr.size <= INLINE_MAX:
@@ -124,7 +128,7 @@ class Consts:
         self.rw.insert_before(anchor, op)
         return op.result
 
-    def replace(self, anchor, v, arr: np.ndarray, keep_key: bool = True):
+    def replace(self, anchor: Op, v: Value, arr: np.ndarray, keep_key: bool = True) -> Value:
         """A param value like `v` (a param) but holding `arr`: reuses v's key when only v reads it."""
         op = v.owner
         key = op.attrs["key"]
@@ -144,7 +148,7 @@ class Consts:
     def _replaced_keys(self):
         return {op.attrs["key"] for op in self.stale}
 
-    def finish(self):
+    def finish(self) -> None:
         """Erase param ops whose key was given a new tensor (their users must be gone by now)."""
         for op in self.stale:
             if not self.rw.is_erased(op):
@@ -155,15 +159,14 @@ class Consts:
         self.stale = []
 
 
-def evaluate(op, arrays, module=None):
+def evaluate(op: Op, arrays: list) -> list:
     """Run one op on NumPy inputs with the executor's torch mapping; returns NumPy arrays (bf16 → f32)."""
     import torch
 
-    from ..backend.torch_exec import helper_source
-    from ..backend.torchops import Ctx, expression
+    from ..backend.pytorch.executor import Ctx, expression, helper_source
 
     tensors = []
-    for v, a in zip(op.operands, arrays):
+    for v, a in zip(op.operands, arrays, strict=False):
         t = torch.from_numpy(np.array(a))
         if v.type.dtype == "bf16":
             t = t.to(torch.bfloat16)
@@ -183,10 +186,8 @@ def evaluate(op, arrays, module=None):
         out = ns["_f"](*tensors)
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     res = []
-    for r, t in zip(op.results, outs):
-        want = getattr(torch, {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64", "i1": "bool",
-                               "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8"}[r.type.dtype])
-        t = t.to(want)
+    for r, t in zip(op.results, outs, strict=False):
+        t = t.to(torch_dtype(r.type.dtype))
         if r.type.dtype == "bf16":
             t = t.float()
         res.append(t.contiguous().numpy())

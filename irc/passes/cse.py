@@ -1,35 +1,50 @@
 """cse: merge ops that compute the same thing — same op name, same operands (in order; either order for
-add, mul, maximum and minimum), equal attributes (defaults filled in) and equal result types.
+ops with the `commutative` trait: add, mul, maximum, minimum), equal attributes (defaults filled in) and
+equal result types.
 
-Params with the same key and constants with equal literals merge too. The first op in program order
-stays (with its name and location); later copies are replaced by it. Every irc op is pure at inference
-(dropout included), so any two identical ops may merge.
+Params with the same key and constants with equal literals (however written: splat or not) merge too.
+The first op in program order stays (with its name and location); later copies are replaced by it.
+Every irc op is pure at inference (dropout included), so any two identical ops may merge.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir.printer import format_attr
-from ..ir.rewriter import Rewriter
 import numpy as np
 
-from ._util import attrs_of, const_array
+from ..ir.core import DenseAttr, Module, Op
+from ..ir.dtypes import IR_TO_NP
+from ..ir.ops import OPS
+from ..ir.printer import format_attr
+from ..ir.rewriter import Rewriter
+from ._util import dense_array
 from .base import Pass
 
-COMMUTATIVE = ("nn.add", "nn.mul", "nn.maximum", "nn.minimum")
+
+def _np_dtype(value: DenseAttr) -> type:
+    return np.float32 if value.type.dtype == "bf16" else IR_TO_NP[value.type.dtype]
 
 
-def op_key(op):
+def _attr_key(value) -> str:
+    if isinstance(value, DenseAttr):  # equal values, however written; a splat is never materialised
+        if value.is_splat:
+            return f"{value.type}:splat:{np.asarray(value.values, dtype=_np_dtype(value)).item()!r}"
+        arr = np.ascontiguousarray(dense_array(value))  # written out element by element: as large as the text
+        flat = arr.reshape(-1)
+        if flat.size and (flat == flat[0]).all() and flat[0] == flat[0]:
+            return f"{value.type}:splat:{flat[0].item()!r}"
+        return f"{value.type}:{arr.dtype.str}:{arr.tobytes().hex()}"
+    return format_attr(value)
+
+
+def op_key(op: Op) -> tuple:
+    """What two ops must share to compute the same thing."""
     ids = [id(v) for v in op.operands]
-    if op.name in COMMUTATIVE:
+    if OPS[op.name].has("commutative"):
         ids.sort()
-    attrs = attrs_of(op)
-    if op.name == "nn.constant":  # equal values, however written (splat or not)
-        d = attrs["value"]
-        arr = np.ascontiguousarray(const_array(None, op.result))
-        return op.name, (), f"{d.type}:{arr.dtype.str}:{arr.tobytes().hex()}", (str(op.result.type),)
-    text = ",".join(f"{k}={format_attr(attrs[k])}" for k in sorted(attrs) if attrs[k] is not None)
+    attrs = op.attrs
+    text = ",".join(f"{k}={_attr_key(attrs[k])}" for k in sorted(attrs) if attrs[k] is not None)
     return op.name, tuple(ids), text, tuple(str(r.type) for r in op.results)
 
 
@@ -38,7 +53,7 @@ class CommonSubexpressionElimination(Pass):
     name = "cse"
     summary = "merge identical ops on identical operands (params with the same key, equal constants too)"
 
-    def apply(self, module) -> bool:
+    def apply(self, module: Module) -> bool:
         changed = False
         for func in module.funcs:
             rw = Rewriter(func)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ir import Module
 from ..ir.rewriter import Rewriter
 from .base import Pass
 
@@ -13,7 +14,7 @@ class DeadCodeElimination(Pass):
     name = "dce"
     summary = "erase ops whose results are never used (params included, so unused weights leave the file)"
 
-    def apply(self, module) -> bool:
+    def apply(self, module: Module) -> bool:
         changed = False
         for func in module.funcs:
             rw = Rewriter(func)

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ir.core import Module, Op
 from ..ir.rewriter import Rewriter
-from ._util import INLINE_MAX, Consts, const_array, evaluate, is_const
+from ._util import INLINE_MAX, MATERIALIZE_MAX, Consts, const_array, evaluate, is_const
 from .base import Pass
-
-SOURCES = ("nn.param", "nn.constant")
 
 
 @dataclass
@@ -26,25 +25,18 @@ class FoldConstants(Pass):
     name = "fold-constants"
     summary = "compute ops whose operands are all params/constants at compile time (small results inline)"
 
-    def apply(self, module) -> bool:
+    def apply(self, module: Module) -> bool:
         changed = False
         for func in module.funcs:
             rw = Rewriter(func)
             consts = Consts(module, rw)
             for op in list(func.ops):
-                if op.name in SOURCES or not op.operands or not all(is_const(v) for v in op.operands):
-                    continue
-                if not all(r.type is not None and r.type.is_static for r in op.results):
-                    continue
-                total_in = sum(v.type.numel() or 0 for v in op.operands)
-                total_out = sum(r.type.numel() for r in op.results)
-                if total_out > max(INLINE_MAX, total_in):
-                    continue
-                arrays = [const_array(module, v) for v in op.operands]
-                if any(a is None for a in arrays):
+                arrays = _foldable(module, op)
+                if arrays is None:
                     continue
                 outs = evaluate(op, arrays)
-                news = [consts.new(op, a, r.type.dtype, r.name, r.name, op.loc) for r, a in zip(op.results, outs)]
+                news = [consts.new(op, a, r.type.dtype, r.name, r.name, op.loc)
+                        for r, a in zip(op.results, outs, strict=False)]
                 inputs = list(op.operands)
                 rw.replace_op(op, news)
                 rw.adopt_names(news, op.results)
@@ -53,3 +45,18 @@ class FoldConstants(Pass):
                         rw.erase_op(v.owner)
             changed |= rw.commit()
         return changed
+
+
+def _foldable(module: Module, op: Op) -> list | None:
+    """The operands' values when `op` folds (operands all params/constants, static results no larger than
+    needed), else None. Ops without operands (params and constants themselves) never fold."""
+    if not op.operands or not all(is_const(v) for v in op.operands):
+        return None
+    if not all(r.type is not None and r.type.is_static for r in op.results):
+        return None
+    total_in = sum(v.type.numel() or 0 for v in op.operands)
+    total_out = sum(r.type.numel() for r in op.results)
+    if total_out > max(INLINE_MAX, total_in) or total_out > MATERIALIZE_MAX:
+        return None
+    arrays = [const_array(module, v) for v in op.operands]
+    return None if any(a is None for a in arrays) else arrays

@@ -1,5 +1,10 @@
 """fuse-bn: fold inference batch_norm into an adjacent conv2d / conv_transpose2d / linear.
 
+Generic: the affine op is any op with the `per_channel_affine` trait (its `channel_affine` rule gives
+s and t), the weighted op any op with the `channel_weights` trait, and BN-before fusion needs
+`input_shift_folds` too; weights are brought to their nchw form ([O, I] without `weight_layout`) with
+`irc.ir.layout.weight_perm`.
+
 With s = gamma / sqrt(var + eps) and t = beta - mean * s (per channel):
 
 - **BN after the op** (conv2d, conv_transpose2d, linear; the op's result used by the BN only):
@@ -28,29 +33,56 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.core import fuse_locs
+from ..ir.core import Module, Op, Value, fuse_locs
+from ..ir.layout import weight_perm
+from ..ir.ops import OPS, OpDef
 from ..ir.rewriter import Rewriter
-from ._util import Consts, attrs_of, const_array
+from ._util import Consts, attrs_of, const_array, is_const
 from .base import Pass
 
-FUSABLE = ("nn.conv2d", "nn.conv_transpose2d", "nn.linear")
+
+def _channel_layout(affine: Op) -> str:
+    return affine.attrs["layout"] if OPS[affine.name].spatial else "nchw"
 
 
-def _shared_layout(bn, op, between):
-    """The layout BN and op agree on, or None: a linear pairs only with an nchw BN over a [N, C] tensor."""
-    bn_layout = attrs_of(bn)["layout"]
-    if op.name == "nn.linear":
-        return "nchw" if bn_layout == "nchw" and between.type.rank == 2 else None
-    return bn_layout if attrs_of(op)["layout"] == bn_layout else None
+def _shared_layout(affine: Op, op: Op, between: Value) -> str | None:
+    """The layout the affine op and `op` agree on, or None: an op without a layout (linear) pairs only with
+    an nchw affine op over a [N, C] tensor."""
+    layout = _channel_layout(affine)
+    if not OPS[op.name].spatial:
+        return "nchw" if layout == "nchw" and between.type.rank == 2 else None
+    return layout if op.attrs["layout"] == layout else None
 
 
-def _canon(w, kind, layout):
-    """Weight as OIHW (conv2d) / IOHW (conv_transpose2d) / [O, I] (linear)."""
-    return w.transpose(3, 2, 0, 1) if kind != "nn.linear" and layout == "nhwc" else w
+def _weight_letters(opdef: OpDef) -> str:
+    """The weight's dims in its nchw form: "OIHW", "IOHW", or "OI" for an op without `weight_layout`."""
+    return opdef.weight_layout["nchw"] if opdef.weight_layout else "OI"
 
 
-def _uncanon(w, kind, layout):
-    return w.transpose(2, 3, 1, 0) if kind != "nn.linear" and layout == "nhwc" else w
+def _to_nchw(w: np.ndarray, opdef: OpDef, layout: str) -> np.ndarray:
+    return w if opdef.weight_layout is None or layout == "nchw" else w.transpose(weight_perm(opdef, layout, "nchw"))
+
+
+def _from_nchw(w: np.ndarray, opdef: OpDef, layout: str) -> np.ndarray:
+    return w if opdef.weight_layout is None or layout == "nchw" else w.transpose(weight_perm(opdef, "nchw", layout))
+
+
+def _groups(op: Op) -> int:
+    return op.attrs["groups"] if "groups" in OPS[op.name].attrs else 1
+
+
+def _padded(op: Op) -> bool:
+    return "padding" in op.attrs and any(p for pair in op.attrs["padding"] for p in pair)
+
+
+def channel_index(letters: str, letter: str, shape: tuple, groups: int) -> np.ndarray:
+    """For each (dim 0, dim 1) position of an nchw-form weight, the channel of kind `letter` ("O" or "I") it
+    belongs to: dim 0 counts all channels of its kind, dim 1 those of one group."""
+    n0, n1 = shape[0], shape[1]
+    i0 = np.arange(n0)[:, None]
+    if letters[0] == letter:
+        return np.broadcast_to(i0, (n0, n1))
+    return (i0 // (n0 // groups)) * n1 + np.arange(n1)[None, :]
 
 
 @dataclass
@@ -60,17 +92,17 @@ class FuseBatchNorm(Pass):
                "after it); one biased op remains")
     keep_names: bool = True
 
-    def apply(self, module) -> bool:
+    def apply(self, module: Module) -> bool:
         changed = False
         for func in module.funcs:
             while True:  # again after a fusion: a BN before a BN that fused can now be adjacent to the op
                 rw = Rewriter(func)
                 consts = Consts(module, rw)
-                for bn in list(func.ops):
-                    if bn.name != "nn.batch_norm" or rw.is_erased(bn):
+                for affine in list(func.ops):
+                    if not OPS[affine.name].has("per_channel_affine") or rw.is_erased(affine):
                         continue
-                    if not self._fuse_after(module, rw, consts, bn):
-                        self._fuse_before(module, rw, consts, bn)
+                    if not self._fuse_after(module, rw, consts, affine):
+                        self._fuse_before(module, rw, consts, affine)
                 consts.finish()
                 if not rw.commit():
                     break
@@ -79,13 +111,11 @@ class FuseBatchNorm(Pass):
 
     # -- helpers
 
-    def _bn_scale_shift(self, module, bn):
-        arrs = [const_array(module, v) for v in bn.operands[1:]]
+    def _scale_shift(self, module, affine):
+        arrs = [const_array(module, v) for v in affine.operands[1:]]
         if any(a is None for a in arrs):
             return None
-        gamma, beta, mean, var = (a.astype(np.float64) for a in arrs)
-        s = gamma / np.sqrt(var + attrs_of(bn)["epsilon"])
-        return s, beta - mean * s
+        return OPS[affine.name].rule("channel_affine")(arrs, affine.attrs)
 
     def _weights(self, module, op):
         w = const_array(module, op.operands[1])
@@ -108,77 +138,73 @@ class FuseBatchNorm(Pass):
         return consts.new(anchor, bias, dtype, name, key, inline=False)
 
     def _emit(self, rw, consts, op, x, w, b, loc):
-        kind = op.name
         dtype = op.result.type.dtype
         nw = consts.replace(op, op.operands[1], w.astype(np.float64), keep_key=self.keep_names)
         nb = self._new_bias(consts, op, op, b, dtype)
-        return rw.rebuild(op, operands=[x, nw, nb], attrs=attrs_of(op), loc=loc, name=kind)
-
-    # -- BN after conv/linear
-
-    def _fuse_after(self, module, rw, consts, bn) -> bool:
-        x = bn.operands[0]
-        op = x.owner
-        if op is None or op.name not in FUSABLE or len(x.uses) != 1 or rw.is_erased(op):
-            return False
-        oattrs = attrs_of(op)
-        layout = _shared_layout(bn, op, x)
-        if layout is None:
-            return False
-        st, ww = self._bn_scale_shift(module, bn), self._weights(module, op)
-        if st is None or ww is None:
-            return False
-        (s, t), (w, b) = st, ww
-        wc = _canon(w, op.name, layout)
-        if op.name == "nn.conv_transpose2d":
-            g = oattrs["groups"]
-            cin, cg = wc.shape[0], wc.shape[1]
-            wc = (wc.reshape(g, cin // g, cg, *wc.shape[2:]) * s.reshape(g, 1, cg, 1, 1)).reshape(wc.shape)
-        else:
-            wc = wc * s.reshape((-1,) + (1,) * (wc.ndim - 1))
-        b = np.zeros_like(s) if b is None else b.astype(np.float64)
-        new = self._emit(rw, consts, op, op.operands[0], _uncanon(wc, op.name, layout), b * s + t,
-                         fuse_locs(op.loc, bn.loc))
-        params = list(bn.operands[1:])
-        rw.replace_op(bn, new.results)
-        self._drop_dead_params(rw, params)
-        return True
+        return rw.rebuild(op, operands=[x, nw, nb], attrs=attrs_of(op), loc=loc)
 
     def _drop_dead_params(self, rw, values):
         for v in values:
-            if v.owner is not None and v.owner.name in ("nn.param", "nn.constant") and not v.uses \
-                    and not rw.is_erased(v.owner):
+            if is_const(v) and not v.uses and not rw.is_erased(v.owner):
                 rw.erase_op(v.owner)
+
+    def _inputs(self, module, affine, op, between):
+        """(layout, (s, t), (w, b)) when the pair can fuse as far as layouts and constants go, else None."""
+        layout = _shared_layout(affine, op, between)
+        if layout is None:
+            return None
+        st, ww = self._scale_shift(module, affine), self._weights(module, op)
+        if st is None or ww is None:
+            return None
+        return layout, st, ww
+
+    # -- BN after conv/linear
+
+    def _fuse_after(self, module, rw, consts, affine) -> bool:
+        x = affine.operands[0]
+        op = x.owner
+        if op is None or not OPS[op.name].has("channel_weights") or len(x.uses) != 1 or rw.is_erased(op):
+            return False
+        found = self._inputs(module, affine, op, x)
+        if found is None:
+            return False
+        layout, (s, t), (w, b) = found
+        opdef = OPS[op.name]
+        wc = _to_nchw(w, opdef, layout)
+        scale = s[channel_index(_weight_letters(opdef), "O", wc.shape, _groups(op))]
+        wc = wc * scale.reshape(wc.shape[:2] + (1,) * (wc.ndim - 2))
+        b = np.zeros_like(s) if b is None else b.astype(np.float64)
+        new = self._emit(rw, consts, op, op.operands[0], _from_nchw(wc, opdef, layout), b * s + t,
+                         fuse_locs(op.loc, affine.loc))
+        params = list(affine.operands[1:])
+        rw.replace_op(affine, new.results)
+        self._drop_dead_params(rw, params)
+        return True
 
     # -- BN before conv/linear
 
-    def _fuse_before(self, module, rw, consts, bn) -> bool:
-        y = bn.result
+    def _fuse_before(self, module, rw, consts, affine) -> bool:
+        y = affine.result
         if len(y.uses) != 1:
             return False
         op = y.uses[0]
-        if op.name not in ("nn.conv2d", "nn.linear") or op.operands[0] is not y or y in op.operands[1:]:
+        opdef = OPS.get(op.name)  # None for the function's return
+        if (opdef is None or not opdef.has("input_shift_folds") or op.operands[0] is not y
+                or y in op.operands[1:] or _padded(op)):
             return False
-        oattrs = attrs_of(op)
-        layout = _shared_layout(bn, op, y)
-        if layout is None or (op.name != "nn.linear" and any(p for pair in oattrs["padding"] for p in pair)):
+        found = self._inputs(module, affine, op, y)
+        if found is None:
             return False
-        st, ww = self._bn_scale_shift(module, bn), self._weights(module, op)
-        if st is None or ww is None:
-            return False
-        (s, t), (w, b) = st, ww
-        wc = _canon(w, op.name, layout)
+        layout, (s, t), (w, b) = found
+        wc = _to_nchw(w, opdef, layout)
         cout, ig = wc.shape[0], wc.shape[1]
-        g = oattrs.get("groups", 1)
-        # input channel seen by (o, i): (o // (cout / g)) * ig + i
-        idx = (np.arange(cout) // (cout // g))[:, None] * ig + np.arange(ig)[None, :]
+        idx = channel_index(_weight_letters(opdef), "I", wc.shape, _groups(op))
         shape = (cout, ig) + (1,) * (wc.ndim - 2)
         b = np.zeros(cout) if b is None else b.astype(np.float64)
         nb = b + (wc * t[idx].reshape(shape)).reshape(cout, -1).sum(axis=1)
         wc = wc * s[idx].reshape(shape)
-        self._emit(rw, consts, op, bn.operands[0], _uncanon(wc, op.name, layout), nb,
-                         fuse_locs(bn.loc, op.loc))
-        params = list(bn.operands[1:])
-        rw.erase_op(bn)
+        self._emit(rw, consts, op, affine.operands[0], _from_nchw(wc, opdef, layout), nb, fuse_locs(affine.loc, op.loc))
+        params = list(affine.operands[1:])
+        rw.erase_op(affine)
         self._drop_dead_params(rw, params)
         return True

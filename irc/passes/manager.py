@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable, Sequence
+from typing import TextIO
 
 from ..ir import Module, verify
 from ..ir.printer import print_module
@@ -22,7 +24,7 @@ def register(cls: type[Pass]) -> type[Pass]:
 _ITEM = re.compile(r"\s*([A-Za-z0-9_-]+)\s*(?:\{([^{}]*)\})?\s*(?:,|$)")
 
 
-def parse_pipeline(specs) -> list[Pass]:
+def parse_pipeline(specs: str | Iterable[str]) -> list[Pass]:
     """['canonicalize,fuse-bn', 'dce{...}'] → pass objects. Raises PassError naming what is wrong."""
     if isinstance(specs, str):
         specs = [specs]
@@ -52,7 +54,8 @@ def parse_pipeline(specs) -> list[Pass]:
     return passes
 
 
-def run_passes(module: Module, passes, verify_each: bool = True, print_after_all=None, strip_locs=False) -> Module:
+def run_passes(module: Module, passes: str | Sequence[Pass | str], verify_each: bool = True,
+               print_after_all: TextIO | bool | None = None, strip_locs: bool = False) -> Module:
     """Run passes (objects or a pipeline string) on `module` in place and return it.
 
     The module is verified before the first pass (unless that pass repairs types, like infer-shapes)

@@ -3,6 +3,12 @@
 Two kinds of input become the same NCHW graph: spatial ops with `layout = "nhwc"`, and NCHW ops wrapped
 in transposes (TensorFlow/Keras models that came through ONNX).
 
+Generic: the pass asks the op definitions, never op names: the `transpose` trait, `spatial` ops with
+their `weight_layout` (permuted with `irc.ir.layout.weight_perm`), the `unary` and `elementwise` traits,
+`axis_attrs` (a variadic first operand: the axes apply to every operand), `params_per_axis`,
+`last_dim_features`, and the `dim_map` / `merged_dims` rules. It creates nn.transpose, nn.reshape and
+nn.flatten ops.
+
 How it works: every value of the source graph is represented by a new value and a permutation P with
 `new = old.permute(P)`. Walking the ops in order:
 
@@ -34,48 +40,65 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.core import TensorType
-from ..ir.ops import OPS
+from ..ir.core import Module, TensorType
+from ..ir.layout import inverse, permutation, weight_perm
+from ..ir.ops import OPS, OpDef, carried_dims
 from ..ir.ops.registry import infer_types, prod
+from ..ir.ops.shape import reshape_target
 from ..ir.rewriter import Rewriter
 from ._util import Consts, attrs_of, const_array, is_const
 from .base import Pass, PassError
 
-WEIGHT_PERM = (3, 2, 0, 1)  # nhwc conv weights → nchw conv weights (both conv2d and conv_transpose2d)
-BINARY = ("nn.add", "nn.sub", "nn.mul", "nn.div", "nn.pow", "nn.maximum", "nn.minimum")
+# the ops this pass creates
+TRANSPOSE, RESHAPE, FLATTEN = "nn.transpose", "nn.reshape", "nn.flatten"
 
 
-def ident(r):
-    return tuple(range(r))
+def ident(rank: int) -> tuple:
+    return tuple(range(rank))
 
 
-def inverse(p):
-    inv = [0] * len(p)
-    for i, d in enumerate(p):
-        inv[d] = i
-    return tuple(inv)
+def channels_first(rank: int) -> tuple | None:
+    """The permutation taking channel-last [N, ..., C] to channel-first [N, C, ...] (None below rank 2).
+
+    irc.ir.layout.activation_perm names spatial dims up to rank 5; depth-to-space goes through rank 6."""
+    if rank < 2:
+        return None
+    spatial = "".join(chr(ord("a") + i) for i in range(rank - 2))
+    return permutation("N" + spatial + "C", "NC" + spatial)
 
 
-def channels_first(r):
-    """The permutation taking channel-last [N, ..., C] to channel-first [N, C, ...]."""
-    return (0, r - 1) + tuple(range(1, r - 1))
-
-
-def permuted(t: TensorType, p) -> TensorType:
+def permuted(t: TensorType, p: tuple) -> TensorType:
     return t.with_shape([t.shape[i] for i in p])
+
+
+def permute_axis_attrs(opdef: OpDef, attrs: dict, p: tuple, rank: int) -> dict:
+    """The op's attributes with every axis attribute rewritten for an operand permuted by p."""
+    inv = inverse(p)
+    new = dict(attrs)
+    for name in opdef.axis_attrs:
+        val = attrs[name]
+        kind = opdef.attrs[name].kind
+        if kind == "pairs":
+            new[name] = [val[d] for d in p]
+        elif kind == "ints":
+            new[name] = [inv[ax % rank] for ax in val]
+        else:
+            new[name] = inv[val % rank]
+    return new
+
+
+def params_perm(old_axes: list, new_axes: list, p: tuple, rank: int) -> tuple:
+    """How the per-axis params (trait params_per_axis) permute when the axes become new_axes."""
+    old_sorted = sorted(ax % rank for ax in old_axes)
+    return tuple(old_sorted.index(p[b]) for b in sorted(new_axes))
 
 
 class FeatPerm:
     """State of a flattened value whose last dim holds the source's features in another order:
     new[..., k] = old[..., index[k]]."""
 
-    def __init__(self, index):
+    def __init__(self, index: np.ndarray):
         self.index = index
-
-
-def is_unary(op) -> bool:
-    opdef = OPS.get(op.name)
-    return opdef is not None and ((opdef.family == "elementwise" and len(opdef.operands) == 1) or op.name == "nn.cast")
 
 
 @dataclass
@@ -85,7 +108,7 @@ class NhwcToNchw(Pass):
                "transposed at compile time, axes rewritten, transposes cancelled")
     change_signature: bool = False
 
-    def apply(self, module) -> bool:
+    def apply(self, module: Module) -> bool:
         changed = False
         for func in module.funcs:
             changed |= _Converter(module, func, self.change_signature).run()
@@ -140,14 +163,14 @@ class _Converter:
             arr = const_array(self.module, nv)
             out = self.const_like(nv, np.ascontiguousarray(arr.transpose(q)), name)
         elif self.only_moves_ones(nv.type, q) is not None:  # [N, 1, 1, C] -> [N, C, 1, 1] is a free reshape
-            op = self.rw.create("nn.reshape", [nv], {"shape": self.only_moves_ones(nv.type, q)},
+            op = self.rw.create(RESHAPE, [nv], {"shape": self.only_moves_ones(nv.type, q)},
                                 [permuted(nv.type, q)], [name])
             if source is not None:
                 self.rw.adopt_names([op.result], [source])
             self.rw.insert_before(self.anchor, op)
             out = op.result
         else:
-            op = self.rw.create("nn.transpose", [nv], {"perm": list(q)}, [permuted(nv.type, q)], [name])
+            op = self.rw.create(TRANSPOSE, [nv], {"perm": list(q)}, [permuted(nv.type, q)], [name])
             if source is not None:  # it *is* that source value again: let it have its name back
                 self.rw.adopt_names([op.result], [source])
             self.rw.insert_before(self.anchor, op)
@@ -161,8 +184,6 @@ class _Converter:
         moved = [d for d in q if t.shape[d] != 1]
         if moved != sorted(moved):
             return None
-        from .canonicalize import reshape_target
-
         return reshape_target(t, permuted(t, q), {i: i for i in range(t.rank) if q[i] == i})
 
     def const_like(self, nv, arr, name):
@@ -183,7 +204,7 @@ class _Converter:
         new = self.rw.create(name, operands, attrs, types, [r.name for r in op.results], op.loc)
         self.rw.adopt_names(new, op)
         self.rw.insert_before(op, new)
-        for r, nr, p in zip(op.results, new.results, states):
+        for r, nr, p in zip(op.results, new.results, states, strict=False):
             if not isinstance(p, FeatPerm) and nr.type != permuted(r.type, p):
                 raise PassError(f"nhwc-to-nchw: internal error: %{r.name} became {nr.type}, expected "
                                 f"{permuted(r.type, p)}")
@@ -193,11 +214,11 @@ class _Converter:
         return new
 
     def keep_or_rebuild(self, op, operands, attrs=None, states=None):
-        if all(nv is v for nv, v in zip(operands, op.operands)) and attrs is None and \
-                all(p == ident(r.type.rank) for r, p in zip(op.results, states or [ident(r.type.rank) for r in op.results])):
+        states = states or [ident(r.type.rank) for r in op.results]
+        if all(nv is v for nv, v in zip(operands, op.operands, strict=False)) and attrs is None and \
+                all(p == ident(r.type.rank) for r, p in zip(op.results, states, strict=False)):
             return  # unchanged: the source op stays
-        self.emit(op, operands, attrs_of(op) if attrs is None else attrs,
-                  states or [ident(r.type.rank) for r in op.results])
+        self.emit(op, operands, attrs_of(op) if attrs is None else attrs, states)
 
     # -- the walk
 
@@ -226,16 +247,18 @@ class _Converter:
                 self.set(a, a, channels_first(r))
             else:
                 types.append(a.type)
-        if any(t != a.type for t, a in zip(types, self.func.args)):
+        if any(t != a.type for t, a in zip(types, self.func.args, strict=False)):
             self.rw.set_signature(arg_types=types)
             self.touched = True
 
     @staticmethod
     def wants_channels_first(user, v) -> bool:
-        if user.name == "nn.transpose":
+        opdef = OPS.get(user.name)  # None for the function's return
+        if opdef is None:
+            return False
+        if opdef.has("transpose"):
             return tuple(user.attrs["perm"]) == channels_first(v.type.rank)
-        opdef = OPS.get(user.name)
-        return bool(opdef and opdef.spatial and attrs_of(user)["layout"] == "nhwc" and user.operands[0] is v)
+        return opdef.spatial and user.attrs["layout"] == "nhwc" and user.operands[0] is v
 
     def finish_outputs(self):
         func = self.func
@@ -253,28 +276,28 @@ class _Converter:
             self.rw.set_signature(result_types=new_types)
 
     def visit(self, op):
-        name = op.name
-        if name in ("nn.param", "nn.constant") or any(v.type is None for v in op.operands):
-            return
-        opdef = OPS.get(name)
+        if not op.operands or any(v.type is None for v in op.operands):
+            return None  # params and constants: nothing to convert
+        opdef = OPS[op.name]
         a = attrs_of(op)
-        if name == "nn.transpose":
+        if opdef.has("transpose"):
             return self.visit_transpose(op, a)
-        if opdef is not None and opdef.spatial and a.get("layout") == "nhwc":
-            return self.visit_nhwc(op, a)
-        if is_unary(op):
+        if opdef.spatial and a["layout"] == "nhwc":
+            return self.visit_nhwc(op, a, opdef)
+        if opdef.has("unary"):
             nv, p = self.get(op.operands[0])
             return self.keep_or_rebuild(op, [nv], None if p == ident(op.operands[0].type.rank) else a, [p])
-        if name in BINARY:
+        if opdef.has("elementwise"):
             return self.visit_binary(op, a)
-        if name == "nn.linear":
-            return self.visit_linear(op, a)
-        if name in ("nn.flatten", "nn.reshape"):
-            if self.visit_flatten(op, a):
-                return
-        elif opdef is not None and opdef.axis_attrs:
+        if opdef.has("last_dim_features"):
+            return self.visit_features(op, a)
+        if opdef.rule("merged_dims") is not None:
+            if not self.visit_flatten(op, opdef):
+                self.visit_other(op)
+            return None
+        if opdef.axis_attrs:
             return self.visit_axes(op, a, opdef)
-        self.visit_other(op)
+        return self.visit_other(op)
 
     def visit_other(self, op):
         operands = [self.materialize(v, ident(v.type.rank)) for v in op.operands]
@@ -291,13 +314,13 @@ class _Converter:
         self.replaced.append(op)
         self.touched = True
 
-    def visit_nhwc(self, op, a):
-        cf = channels_first(4)
+    def visit_nhwc(self, op, a, opdef):
+        cf = channels_first(op.operands[0].type.rank)
         operands = [self.materialize(op.operands[0], cf)]
         for i, v in enumerate(op.operands[1:], 1):
             nv = self.materialize(v, ident(v.type.rank))
-            if i == 1 and op.name in ("nn.conv2d", "nn.conv_transpose2d"):
-                nv = self.permute(nv, WEIGHT_PERM, v.name)
+            if i == 1 and opdef.weight_layout:
+                nv = self.permute(nv, weight_perm(opdef, "nhwc", "nchw"), v.name)
             operands.append(nv)
         self.emit(op, operands, {**a, "layout": "nchw"}, [cf] * len(op.results))
 
@@ -316,7 +339,9 @@ class _Converter:
         for v in op.operands:
             nv, p = self.get(v)
             if target == ident(out_rank) or (not is_const(v) and p == target):
-                operands.append(self.materialize(v, target) if not is_const(v) else nv)
+                # the source's order (an operand of lower rank broadcasts as before), or already the target order
+                order = ident(v.type.rank) if target == ident(out_rank) else target
+                operands.append(nv if is_const(v) else self.materialize(v, order))
             elif is_const(v):
                 arr = const_array(self.module, nv)
                 arr = arr.reshape((1,) * (out_rank - arr.ndim) + arr.shape)
@@ -325,7 +350,9 @@ class _Converter:
                 operands.append(self.materialize(v, target))
         self.keep_or_rebuild(op, operands, None if target == ident(out_rank) else a, [target])
 
-    def visit_linear(self, op, a):
+    def visit_features(self, op, a):
+        """An op on the features in operand 0's last dim (rows independent): it runs on a permuted operand
+        whose last dim stayed last, and absorbs permuted features into its weight's dim 1."""
         x = op.operands[0]
         nv, p = self.get(x)
         rest = [self.materialize(v, ident(v.type.rank)) for v in op.operands[1:]]
@@ -339,74 +366,62 @@ class _Converter:
         self.keep_or_rebuild(op, [self.materialize(x, ident(r))] + rest)
 
     def visit_axes(self, op, a, opdef):
-        x = op.operands[0]
-        rank = x.type.rank
-        if op.name == "nn.concat":
-            target = next((self.get(v)[1] for v in op.operands if self.get(v)[1] != ident(rank)), ident(rank))
-            if any(isinstance(self.get(v)[1], FeatPerm) for v in op.operands):
-                return self.visit_other(op)
-            operands = [self.materialize(v, target) for v in op.operands]
-            p = target
-        else:
-            nv, p = self.get(x)
-            if isinstance(p, FeatPerm):
-                return self.visit_other(op)
-            operands = [nv] + [self.materialize(v, ident(v.type.rank)) for v in op.operands[1:]]
+        rank = op.operands[0].type.rank
+        got = self.axes_operands(op, opdef)
+        if got is None:
+            return self.visit_other(op)
+        operands, p = got
         if p == ident(rank):
             return self.keep_or_rebuild(op, operands)
-        inv = inverse(p)
-        new = dict(a)
-        for name in opdef.axis_attrs:
-            val = a.get(name)
-            if val is None:
-                continue
-            kind = opdef.attrs[name].kind
-            if kind == "pairs":
-                new[name] = [val[d] for d in p]
-            elif kind == "ints":
-                new[name] = [inv[ax % rank] for ax in val]
-            else:
-                new[name] = inv[val % rank]
-        if op.name == "nn.layer_norm" and len(operands) > 1:
-            old_sorted = sorted(ax % rank for ax in a["axes"])
-            new_sorted = sorted(new["axes"])
-            wperm = tuple(old_sorted.index(p[b]) for b in new_sorted)
+        rp = self.result_perm(op, p)
+        if rp is None:
+            return self.visit_other(op)
+        new = permute_axis_attrs(opdef, a, p, rank)
+        if opdef.has("params_per_axis") and len(operands) > 1:
+            wperm = params_perm(a["axes"], new["axes"], p, rank)
             operands = [operands[0]] + [self.permute(v, wperm, v.name) for v in operands[1:]]
+        return self.emit(op, operands, new, [rp] * len(op.results))
+
+    def axes_operands(self, op, opdef):
+        """(new operands, the P of operand 0) for an op with axis attributes; None when an operand holds
+        permuted features. A variadic first operand (concat's): every operand gets the same P."""
+        x = op.operands[0]
+        rank = x.type.rank
+        if opdef.operands[0].endswith("*"):
+            states = [self.get(v)[1] for v in op.operands]
+            if any(isinstance(p, FeatPerm) for p in states):
+                return None
+            target = next((p for p in states if p != ident(rank)), ident(rank))
+            return [self.materialize(v, target) for v in op.operands], target
+        nv, p = self.get(x)
+        if isinstance(p, FeatPerm):
+            return None
+        return [nv] + [self.materialize(v, ident(v.type.rank)) for v in op.operands[1:]], p
+
+    @staticmethod
+    def result_perm(op, p):
+        """The P of the results when operand 0 has P p: p itself at the same rank; else through the op's
+        dim_map (the dims it keeps), or None when that does not account for every result dim."""
         res_rank = op.results[0].type.rank
-        if res_rank == rank:
-            rp = p
-        else:
-            removed = {ax % rank for ax in (a.get("axes") or [])}
-            if rank - len(removed) != res_rank:
-                return self.visit_other(op)
-            rp = tuple(d - sum(1 for r in removed if r < d) for d in p if d not in removed)
-        self.emit(op, operands, new, [rp] * len(op.results))
+        if res_rank == len(p):
+            return p
+        kept = carried_dims(op)
+        if len(kept) != res_rank:
+            return None
+        where = {d: i for i, d in kept.items()}
+        return tuple(where[d] for d in p if d in where)
 
     # -- flatten
 
-    def flatten_range(self, op, a):
-        """(start, end) of the dims a flatten (or a flattening reshape) merges, or None."""
-        x, r = op.operands[0].type, op.result.type
-        if op.name == "nn.flatten":
-            if x.rank == 0:
-                return None
-            return a["start_axis"] % x.rank, a["end_axis"] % x.rank
-        k = r.rank - 1
-        if r.rank >= x.rank or r.rank == 0 or r.shape[:k] != x.shape[:k]:
-            return None
-        tail = x.shape[k:]
-        if None in tail or r.shape[-1] != prod(tail):
-            return None
-        unknown = sum(1 for i in range(k) if x.shape[i] is None and a["shape"][i] != 0)
-        return (k, x.rank - 1) if unknown <= 1 else None
-
-    def visit_flatten(self, op, a) -> bool:
+    def visit_flatten(self, op, opdef) -> bool:
+        """An op merging operand 0's dims s..e (rule merged_dims) as one nn.flatten on the permuted tensor: in
+        place when the merged dims stay adjacent, else (trailing dims only) with permuted features."""
         x = op.operands[0]
         nv, p = self.get(x)
         rank = x.type.rank
         if isinstance(p, FeatPerm) or p == ident(rank):
             return False
-        rng = self.flatten_range(op, a)
+        rng = opdef.rule("merged_dims")(op)
         if rng is None:
             return False
         s, e = rng
@@ -421,26 +436,26 @@ class _Converter:
                         seq.append(s)
                 else:
                     seq.append(d if d < s else d - (e - s))
-            self.emit(op, [nv], {"start_axis": pos[0], "end_axis": pos[-1]}, [tuple(seq)], name="nn.flatten")
+            self.emit(op, [nv], {"start_axis": pos[0], "end_axis": pos[-1]}, [tuple(seq)], name=FLATTEN)
             return True
         if e == rank - 1 and all(p[i] == i for i in range(s)) and None not in x.type.shape[s:]:
             if not self.users_take_features(op.result):
                 return False
             dims = [x.type.shape[d] for d in range(s, rank)]
             index = np.arange(prod(dims)).reshape(dims).transpose([p[i] - s for i in range(s, rank)]).reshape(-1)
-            self.emit(op, [nv], {"start_axis": s, "end_axis": -1}, [FeatPerm(index)], name="nn.flatten")
+            self.emit(op, [nv], {"start_axis": s, "end_axis": -1}, [FeatPerm(index)], name=FLATTEN)
             return True
         return False
 
     def users_take_features(self, v) -> bool:
-        """Every user, through element-wise ops, is a linear (as input) with a constant weight."""
+        """Every user, through unary ops, takes v as its features (last_dim_features) with a constant weight."""
         if not v.uses or v in self.func.outputs:
             return False
         for u in v.uses:
-            if u.name == "nn.linear":
+            if OPS[u.name].has("last_dim_features"):
                 if u.operands[0] is not v or v in u.operands[1:] or not is_const(u.operands[1]):
                     return False
-            elif is_unary(u):
+            elif OPS[u.name].has("unary"):
                 if not self.users_take_features(u.result):
                     return False
             else:

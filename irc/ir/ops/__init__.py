@@ -1,6 +1,8 @@
 """The op registry. Importing this package registers every op family."""
 
-from . import attention, conv, core_ops, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401  (they register ops)
-from .registry import ABSENT, OPS, REQUIRED, Attr, OpDef, ShapeError, define, lookup
+# importing a family module registers its ops
+from . import attention, conv, core_ops, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
+from .registry import ABSENT, OPS, REQUIRED, RULES, TRAITS, Attr, OpDef, ShapeError, carried_dims, define, lookup
 
-__all__ = ["OPS", "OpDef", "Attr", "ShapeError", "define", "lookup", "REQUIRED", "ABSENT"]
+__all__ = ["OPS", "OpDef", "Attr", "ShapeError", "define", "lookup", "carried_dims", "REQUIRED", "ABSENT", "RULES",
+           "TRAITS"]

@@ -8,22 +8,34 @@ conv_transpose2d weight [KH, KW, Cout/groups, Cin] (TensorFlow's).
 
 from __future__ import annotations
 
-from ..core import TensorType
+from ..core import Op, TensorType
 from .registry import (
-    Attr, ShapeError, check_len, check_positive, conv_out, define, dims_equal, need_float, need_rank, same_dtype,
+    Attr,
+    ShapeError,
+    check_len,
+    check_positive,
+    conv_out,
+    define,
+    dims_equal,
+    input_flops,
+    need_float,
+    need_rank,
+    same_dtype,
+    static_numel,
 )
 
-def split_nchw(t: TensorType, layout: str, what="input"):
+
+def split_nchw(t: TensorType, layout: str, what: str = "input") -> tuple[int | None, ...]:
     need_rank(t, 4, what)
     n, a, b, c = t.shape
     return (n, a, b, c) if layout == "nchw" else (n, c, a, b)
 
 
-def join_nchw(n, c, h, w, layout, dtype) -> TensorType:
+def join_nchw(n: int | None, c: int | None, h: int | None, w: int | None, layout: str, dtype: str) -> TensorType:
     return TensorType((n, c, h, w) if layout == "nchw" else (n, h, w, c), dtype)
 
 
-def weight_oihw(t: TensorType, layout: str):
+def weight_oihw(t: TensorType, layout: str) -> tuple[int | None, ...]:
     """The weight's dims as (O, I, KH, KW) for conv2d, (I, O, KH, KW) for a transposed conv."""
     need_rank(t, 4, "weight")
     if layout == "nchw":
@@ -40,11 +52,21 @@ CONV_ATTRS = [
 ]
 
 
+TORCH_INT_MAX = 2**31 - 1
+
+
 def _check_conv_attrs(attrs):
     check_len(attrs, 2, "stride", "padding", "dilation", "kernel_size", "output_padding")
     check_positive(attrs, "stride", "dilation", "groups", "kernel_size")
     if any(p < 0 for pair in attrs["padding"] for p in pair):
         raise ShapeError(f"attribute 'padding' must not be negative, got {attrs['padding']}")
+    for name in ("stride", "padding", "dilation", "groups", "kernel_size", "output_padding"):
+        value = attrs.get(name)
+        flat = value if isinstance(value, list) else [value]
+        flat = [x for item in flat for x in (item if isinstance(item, list) else [item])]
+        if any(x is not None and x > TORCH_INT_MAX for x in flat):
+            raise ShapeError(f"attribute '{name}' = {value} exceeds 2**31-1, the largest window size torch's "
+                             "convolution and pooling kernels take")
 
 
 def _bias(ins, cout):
@@ -54,7 +76,7 @@ def _bias(ins, cout):
             raise ShapeError(f"bias must be tensor<{cout}x...>, got {b}")
 
 
-def infer_conv2d(ins, attrs):
+def infer_conv2d(ins: list[TensorType], attrs: dict) -> TensorType:
     _check_conv_attrs(attrs)
     x, w = ins[0], ins[1]
     same_dtype(ins)
@@ -72,12 +94,24 @@ def infer_conv2d(ins, attrs):
     return join_nchw(n, cout, conv_out(h, kh, sh, pt, pb, dh), conv_out(wd, kw, sw, pl, pr, dw), layout, x.dtype)
 
 
+def _bias_flops(op: Op, n_out: int) -> int:
+    return n_out if len(op.operands) > 2 else 0
+
+
+def conv2d_flops(op: Op) -> int:
+    """A multiply-add per output element and weight of its group, plus the bias."""
+    n_out = static_numel(op.results[0].type)
+    _, cin_g, kh, kw = weight_oihw(op.operands[1].type, op.attrs["layout"])
+    return 2 * (n_out * cin_g * kh * kw) + _bias_flops(op, n_out)
+
+
 define("conv2d", "conv", ("input", "weight", "bias?"), CONV_ATTRS, infer_conv2d, spatial=True,
        params=("weight", "bias"), weight_layout={"nchw": "OIHW", "nhwc": "HWIO"},
+       traits=("channel_weights", "input_shift_folds"), flops=conv2d_flops,
        doc="2-D convolution (torch.nn.functional.conv2d) with explicit, possibly asymmetric padding.")
 
 
-def infer_conv_transpose2d(ins, attrs):
+def infer_conv_transpose2d(ins: list[TensorType], attrs: dict) -> TensorType:
     _check_conv_attrs(attrs)
     x, w = ins[0], ins[1]
     same_dtype(ins)
@@ -108,9 +142,17 @@ def infer_conv_transpose2d(ins, attrs):
     return join_nchw(n, cout, out(h, kh, sh, pt, pb, dh, oph), out(wd, kw, sw, pl, pr, dw, opw), layout, x.dtype)
 
 
+def conv_transpose2d_flops(op: Op) -> int:
+    """Multiply-adds counted as input elements x weight dim 0 (Cin) x kernel taps, plus the bias."""
+    n_out = static_numel(op.results[0].type)
+    cin, _, kh, kw = weight_oihw(op.operands[1].type, op.attrs["layout"])
+    return 2 * (static_numel(op.operands[0].type) * cin * kh * kw) + _bias_flops(op, n_out)
+
+
 define("conv_transpose2d", "conv", ("input", "weight", "bias?"),
        CONV_ATTRS + [Attr("output_padding", "ints", [0, 0])], infer_conv_transpose2d, spatial=True,
        params=("weight", "bias"), weight_layout={"nchw": "IOHW", "nhwc": "HWOI"},
+       traits=("channel_weights",), flops=conv_transpose2d_flops,
        doc="2-D transposed convolution (torch.nn.functional.conv_transpose2d); padding crops the output.")
 
 
@@ -130,26 +172,32 @@ def _pool(ins, attrs, dilation):
     (kh, kw), (sh, sw) = attrs["kernel_size"], attrs["stride"]
     (pt, pb), (pl, pr) = attrs["padding"]
     ceil = attrs["ceil_mode"]
-    return join_nchw(n, c, conv_out(h, kh, sh, pt, pb, dilation[0], ceil), conv_out(w, kw, sw, pl, pr, dilation[1], ceil),
-                     layout, x.dtype)
+    oh = conv_out(h, kh, sh, pt, pb, dilation[0], ceil)
+    return join_nchw(n, c, oh, conv_out(w, kw, sw, pl, pr, dilation[1], ceil), layout, x.dtype)
+
+
+def pool_flops(op: Op) -> int:
+    """One FLOP per output element and window element."""
+    kh, kw = op.attrs["kernel_size"]
+    return static_numel(op.results[0].type) * kh * kw
 
 
 define("max_pool2d", "pool", ("input",), POOL_ATTRS + [Attr("dilation", "ints", [1, 1])],
-       lambda ins, a: _pool(ins, a, a["dilation"]), spatial=True,
+       lambda ins, a: _pool(ins, a, a["dilation"]), spatial=True, flops=pool_flops,
        doc="2-D max pooling; padded positions never win (as in PyTorch).")
 
 
-def infer_avg_pool2d(ins, attrs):
+def infer_avg_pool2d(ins: list[TensorType], attrs: dict) -> TensorType:
     need_float(ins[0])
     return _pool(ins, attrs, [1, 1])
 
 
 define("avg_pool2d", "pool", ("input",), POOL_ATTRS + [Attr("count_include_pad", "bool", True)],
-       infer_avg_pool2d, spatial=True,
+       infer_avg_pool2d, spatial=True, flops=pool_flops,
        doc="2-D average pooling; count_include_pad says whether zero padding counts in the divisor.")
 
 
-def infer_adaptive(ins, attrs):
+def infer_adaptive(ins: list[TensorType], attrs: dict) -> TensorType:
     x = ins[0]
     check_len(attrs, 2, "output_size")
     check_positive(attrs, "output_size")
@@ -159,6 +207,8 @@ def infer_adaptive(ins, attrs):
 
 
 define("adaptive_avg_pool2d", "pool", ("input",), [Attr("output_size", "ints")], infer_adaptive, spatial=True,
+       flops=input_flops,
        doc="Adaptive 2-D average pooling to a fixed output size (PyTorch's bin rule).")
 define("adaptive_max_pool2d", "pool", ("input",), [Attr("output_size", "ints")], infer_adaptive, spatial=True,
+       flops=input_flops,
        doc="Adaptive 2-D max pooling to a fixed output size (PyTorch's bin rule).")

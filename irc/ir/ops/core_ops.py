@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..core import DTYPES
-from .registry import Attr, ShapeError, define
+from ..core import DTYPES, Op, TensorType
+from .registry import Attr, PatternRewriter, ShapeError, define
 
 
 def _dense_shape(values):
@@ -14,7 +14,7 @@ def _dense_shape(values):
     return tuple(shape)
 
 
-def infer_constant(ins, attrs):
+def infer_constant(ins: list[TensorType], attrs: dict) -> TensorType:
     dense = attrs["value"]
     if not dense.is_splat:
         got = _dense_shape(dense.values)
@@ -25,20 +25,27 @@ def infer_constant(ins, attrs):
     return dense.type
 
 
-def infer_param(ins, attrs):
+def infer_param(ins: list[TensorType], attrs: dict) -> None:
     # A param's type is whatever the weight file holds; the verifier compares the two.
     return None
 
 
 define("param", "core", (), [Attr("key", "str", doc="the tensor's name in the weight file")], infer_param,
+       traits=("movement",),
        doc="A tensor read from the module's weight file. The result type must equal the stored tensor's.")
-define("constant", "core", (), [Attr("value", "dense")], infer_constant,
+define("constant", "core", (), [Attr("value", "dense")], infer_constant, traits=("movement",),
        doc="A small literal tensor written inline: `dense<[...]> : tensor<...>`, or a splat `dense<1.0>`.")
 
 
-def infer_cast(ins, attrs):
+def infer_cast(ins: list[TensorType], attrs: dict) -> TensorType:
     return ins[0].with_dtype(attrs["dtype"])
 
 
+def drop_same_type_cast(op: Op, rewriter: PatternRewriter) -> bool:
+    """A cast to the type the operand has already is dropped."""
+    return op.attrs["dtype"] == op.operands[0].type.dtype and rewriter.forward(op, op.operands[0])
+
+
 define("cast", "core", ("input",), [Attr("dtype", "enum", choices=DTYPES)], infer_cast,
+       traits=("movement", "elementwise", "unary"), canonical=(drop_same_type_cast,),
        doc="Converts the element type (as torch.Tensor.to(dtype)).")

@@ -33,8 +33,8 @@ def render() -> str:
             if callable(n):
                 out += ["Results: one per entry of `sizes`.", ""]
             if opdef.axis_attrs:
-                out += ["Axis attributes (rewritten by layout passes): " + ", ".join(f"`{a}`" for a in opdef.axis_attrs),
-                        ""]
+                axes = ", ".join(f"`{a}`" for a in opdef.axis_attrs)
+                out += ["Axis attributes (rewritten by layout passes): " + axes, ""]
     return "\n".join(out).rstrip() + "\n"
 
 

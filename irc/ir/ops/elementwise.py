@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from .registry import Attr, ABSENT, ShapeError, broadcast_shapes, define, need_float, same_dtype
+from typing import Callable
+
+from ..core import Op, TensorType, Value
+from .registry import ABSENT, Attr, PatternRewriter, ShapeError, broadcast_shapes, define, need_float, same_dtype
+
+UNARY_TRAITS = ("elementwise", "unary")
 
 
-def infer_unary(ins, attrs):
+def infer_unary(ins: list[TensorType], attrs: dict) -> TensorType:
     return ins[0]
 
 
-def infer_unary_float(ins, attrs):
+def infer_unary_float(ins: list[TensorType], attrs: dict) -> TensorType:
     need_float(ins[0])
     return ins[0]
 
@@ -31,7 +36,7 @@ UNARY = {
 
 for _name, _doc in UNARY.items():
     define(_name, "elementwise", ("input",), (), infer_unary if _name in ("relu", "neg", "abs") else infer_unary_float,
-           doc=f"Element-wise {_doc}.")
+           traits=UNARY_TRAITS, doc=f"Element-wise {_doc}.")
 
 
 def _check_clamp(ins, attrs):
@@ -43,29 +48,73 @@ def _check_clamp(ins, attrs):
 
 
 define("clamp", "elementwise", ("input",), [Attr("min", "float", ABSENT), Attr("max", "float", ABSENT)],
-       infer_unary, _check_clamp, doc="Element-wise clamp to [min, max] (either may be absent); ReLU6 is clamp(0, 6).")
+       infer_unary, _check_clamp, traits=UNARY_TRAITS,
+       doc="Element-wise clamp to [min, max] (either may be absent); ReLU6 is clamp(0, 6).")
 define("leaky_relu", "elementwise", ("input",), [Attr("negative_slope", "float", 0.01)], infer_unary_float,
+       traits=UNARY_TRAITS,
        doc="x if x >= 0 else negative_slope * x.")
-define("elu", "elementwise", ("input",), [Attr("alpha", "float", 1.0)], infer_unary_float,
+define("elu", "elementwise", ("input",), [Attr("alpha", "float", 1.0)], infer_unary_float, traits=UNARY_TRAITS,
        doc="x if x > 0 else alpha * (exp(x) - 1).")
 define("gelu", "elementwise", ("input",), [Attr("approximate", "enum", "none", ("none", "tanh"))], infer_unary_float,
+       traits=UNARY_TRAITS,
        doc="Gaussian error linear unit, exact (erf) or tanh-approximated.")
 define("hardsigmoid", "elementwise", ("input",),
-       [Attr("alpha", "float", 1 / 6), Attr("beta", "float", 0.5)], infer_unary_float,
+       [Attr("alpha", "float", 1 / 6), Attr("beta", "float", 0.5)], infer_unary_float, traits=UNARY_TRAITS,
        doc="clamp(alpha * x + beta, 0, 1); PyTorch's hardsigmoid is alpha=1/6, beta=0.5 (ONNX's default is 0.2).")
 define("softplus", "elementwise", ("input",), [Attr("beta", "float", 1.0), Attr("threshold", "float", 20.0)],
-       infer_unary_float, doc="log(1 + exp(beta * x)) / beta, linear above threshold (as in PyTorch).")
+       infer_unary_float, traits=UNARY_TRAITS,
+       doc="log(1 + exp(beta * x)) / beta, linear above threshold (as in PyTorch).")
+
+
+def drop_always(op: Op, rewriter: PatternRewriter) -> bool:
+    """An op that returns its operand at inference is replaced by it."""
+    return rewriter.forward(op, op.operands[0])
+
+
 define("dropout", "elementwise", ("input",), [Attr("p", "float", 0.5)], infer_unary,
+       traits=("movement",) + UNARY_TRAITS, canonical=(drop_always,),
        doc="Dropout; an identity at inference, kept so that the source's structure stays visible.")
-define("identity", "elementwise", ("input",), (), infer_unary, doc="Returns its operand unchanged.")
+define("identity", "elementwise", ("input",), (), infer_unary, traits=("movement",) + UNARY_TRAITS,
+       canonical=(drop_always,), doc="Returns its operand unchanged.")
 
 
-def infer_binary(ins, attrs):
+def infer_binary(ins: list[TensorType], attrs: dict) -> TensorType:
     same_dtype(ins)
     return ins[0].with_shape(broadcast_shapes([t.shape for t in ins]))
 
 
-for _name, _doc in {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b (true division)",
-                    "pow": "a ** b", "maximum": "max(a, b)", "minimum": "min(a, b)"}.items():
-    define(_name, "elementwise", ("lhs", "rhs"), (), infer_binary,
+def _all_equal(rewriter: PatternRewriter, v: Value, value: float) -> bool:
+    arr = rewriter.constant(v)
+    return arr is not None and arr.size > 0 and bool((arr == value).all())
+
+
+def drop_neutral_rhs(neutral: float) -> Callable:
+    """x op c is x when the constant c is all `neutral` and the result has exactly x's type."""
+    def pattern(op: Op, rewriter: PatternRewriter) -> bool:
+        lhs, rhs = op.operands
+        return lhs.type == op.result.type and _all_equal(rewriter, rhs, neutral) and rewriter.forward(op, lhs)
+    return pattern
+
+
+def drop_neutral_lhs(neutral: float) -> Callable:
+    """c op x is x when the constant c is all `neutral` and the result has exactly x's type."""
+    def pattern(op: Op, rewriter: PatternRewriter) -> bool:
+        lhs, rhs = op.operands
+        return rhs.type == op.result.type and _all_equal(rewriter, lhs, neutral) and rewriter.forward(op, rhs)
+    return pattern
+
+
+BINARY = {  # name: (doc, traits, canonicalisation patterns)
+    "add": ("a + b", ("commutative",), (drop_neutral_rhs(0), drop_neutral_lhs(0))),
+    "sub": ("a - b", (), (drop_neutral_rhs(0),)),
+    "mul": ("a * b", ("commutative",), (drop_neutral_rhs(1), drop_neutral_lhs(1))),
+    "div": ("a / b (true division)", (), (drop_neutral_rhs(1),)),
+    "pow": ("a ** b", (), (drop_neutral_rhs(1),)),
+    "maximum": ("max(a, b)", ("commutative",), ()),
+    "minimum": ("min(a, b)", ("commutative",), ()),
+}
+
+for _name, (_doc, _traits, _patterns) in BINARY.items():
+    define(_name, "elementwise", ("lhs", "rhs"), (), infer_binary, traits=("elementwise",) + _traits,
+           canonical=_patterns,
            doc=f"Element-wise {_doc} with NumPy broadcasting; both operands have the same element type.")

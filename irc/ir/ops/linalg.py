@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from .registry import ShapeError, broadcast_shapes, define, dims_equal, need_float, same_dtype
+from ..core import Op, TensorType
+from .registry import ShapeError, broadcast_shapes, define, dims_equal, need_float, same_dtype, static_numel
 
 
-def infer_linear(ins, attrs):
+def infer_linear(ins: list[TensorType], attrs: dict) -> TensorType:
     x, w = ins[0], ins[1]
     same_dtype(ins)
     need_float(x)
@@ -18,11 +19,19 @@ def infer_linear(ins, attrs):
     return x.with_shape(x.shape[:-1] + (w.shape[0],))
 
 
+def linear_flops(op: Op) -> int:
+    """A multiply-add per output element and input feature, plus the bias."""
+    n_out = static_numel(op.results[0].type)
+    k = op.operands[1].type.shape[1]
+    return 2 * n_out * k + (n_out if len(op.operands) > 2 else 0)
+
+
 define("linear", "linalg", ("input", "weight", "bias?"), (), infer_linear, params=("weight", "bias"),
+       traits=("channel_weights", "input_shift_folds", "last_dim_features"), flops=linear_flops,
        doc="x @ weight.T + bias over the last dimension (torch.nn.functional.linear).")
 
 
-def infer_matmul(ins, attrs):
+def infer_matmul(ins: list[TensorType], attrs: dict) -> TensorType:
     a, b = ins
     same_dtype(ins)
     if a.rank == 0 or b.rank == 0:
@@ -36,5 +45,11 @@ def infer_matmul(ins, attrs):
     return a.with_shape(out)
 
 
-define("matmul", "linalg", ("lhs", "rhs"), (), infer_matmul,
+def matmul_flops(op: Op) -> int:
+    """A multiply-add per output element and contracted element."""
+    k = op.operands[0].type.shape[-1] or 1
+    return 2 * static_numel(op.results[0].type) * k
+
+
+define("matmul", "linalg", ("lhs", "rhs"), (), infer_matmul, flops=matmul_flops,
        doc="Matrix product with batch broadcasting (torch.matmul semantics, 1-D operands included).")

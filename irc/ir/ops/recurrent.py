@@ -38,11 +38,11 @@ def _param_names(attrs) -> list[str]:
     return weight_names(attrs["num_layers"], attrs["bidirectional"], attrs["bias"])
 
 
-def num_weights(attrs) -> int:
+def num_weights(attrs: dict) -> int:
     return attrs["num_layers"] * (2 if attrs["bidirectional"] else 1) * (4 if attrs["bias"] else 2)
 
 
-def split_operands(kind: str, ins: list, attrs) -> tuple[list, list]:
+def split_operands(kind: str, ins: list, attrs: dict) -> tuple[list, list]:
     """(weights, initial states) of a recurrent op's operands after the input."""
     n = num_weights(attrs)
     rest = list(ins[1:])
@@ -70,17 +70,18 @@ def _infer(kind):
         g = GATES[kind] * hidden
         names = weight_names(layers, attrs["bidirectional"], attrs["bias"])
         per = 4 if attrs["bias"] else 2
-        for i, (name, w) in enumerate(zip(names, weights)):
+        for i, (name, w) in enumerate(zip(names, weights, strict=False)):
             layer = i // (per * dirs)
             feat = x.shape[2] if layer == 0 else dirs * hidden
-            want = {"weight_ih": (g, feat), "weight_hh": (g, hidden), "bias_ih": (g,), "bias_hh": (g,)}[name.rsplit("_l", 1)[0]]
-            if w.rank != len(want) or not all(dims_equal(a, b) for a, b in zip(w.shape, want)):
+            shapes = {"weight_ih": (g, feat), "weight_hh": (g, hidden), "bias_ih": (g,), "bias_hh": (g,)}
+            want = shapes[name.rsplit("_l", 1)[0]]
+            if w.rank != len(want) or not all(dims_equal(a, b) for a, b in zip(w.shape, want, strict=False)):
                 shape = "x".join("?" if d is None else str(d) for d in want)
                 raise ShapeError(f"{name} must be tensor<{shape}x{x.dtype}>, got {w}")
         seq, batch = (x.shape[1], x.shape[0]) if attrs["batch_first"] else (x.shape[0], x.shape[1])
         state = TensorType((layers * dirs, batch, hidden), x.dtype)
-        for name, s in zip(("h0", "c0"), states):
-            if s.rank != 3 or not all(dims_equal(a, b) for a, b in zip(s.shape, state.shape)):
+        for name, s in zip(("h0", "c0"), states, strict=False):
+            if s.rank != 3 or not all(dims_equal(a, b) for a, b in zip(s.shape, state.shape, strict=False)):
                 raise ShapeError(f"{name} must be {state}, got {s}")
         y = (batch, seq, dirs * hidden) if attrs["batch_first"] else (seq, batch, dirs * hidden)
         return [x.with_shape(y)] + [state] * STATES[kind]
@@ -102,7 +103,8 @@ _OPERANDS = ("Operands: the input [seq, batch, feature] ([batch, seq, feature] w
              "state{states} [num_layers*directions, batch, hidden], zeros when absent. Results: the output sequence "
              "(hidden features per direction, concatenated), h_n{cn} [num_layers*directions, batch, hidden].")
 
-define("lstm", "recurrent", ("input", "weights*", "h0?", "c0?"), _attrs(), _infer("lstm"), num_results=3, params=_param_names,
+define("lstm", "recurrent", ("input", "weights*", "h0?", "c0?"), _attrs(), _infer("lstm"), num_results=3,
+       params=_param_names,
        doc="Long short-term memory (torch.nn.LSTM), PyTorch's gate order i, f, g, o. "
            + _OPERANDS.format(cls="LSTM", g=4, states="s h0 and c0 (both or neither)", cn=" and c_n"))
 define("gru", "recurrent", ("input", "weights*", "h0?"), _attrs(), _infer("gru"), num_results=2, params=_param_names,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from ..core import TensorType
 from .conv import join_nchw, split_nchw
 from .registry import ABSENT, Attr, ShapeError, check_len, define
 
 
-def infer_upsample(ins, attrs):
+def infer_upsample(ins: list[TensorType], attrs: dict) -> TensorType:
     x = ins[0]
     size, scales = attrs.get("size"), attrs.get("scales")
     if (size is None) == (scales is None):
