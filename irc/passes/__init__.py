@@ -6,12 +6,16 @@ from .cse import CommonSubexpressionElimination
 from .dce import DeadCodeElimination
 from .fold_constants import FoldConstants
 from .fuse_bn import FuseBatchNorm
+from .fuse_gelu import FuseGelu
+from .fuse_linear import FuseLinear
+from .fuse_silu import FuseSilu
 from .infer_shapes import InferShapes
-from .nhwc_to_nchw import NhwcToNchw
 from .manager import REGISTRY, parse_pipeline, register, run_passes
+from .merge_recurrent_layers import MergeRecurrentLayers
+from .nhwc_to_nchw import NhwcToNchw
 
 for _cls in (InferShapes, DeadCodeElimination, FuseBatchNorm, FoldConstants, Canonicalize,
-             CommonSubexpressionElimination, NhwcToNchw):
+             CommonSubexpressionElimination, NhwcToNchw, FuseSilu, FuseGelu, FuseLinear, MergeRecurrentLayers):
     register(_cls)
 
 __all__ = ["Pass", "PassError", "REGISTRY", "parse_pipeline", "register", "run_passes"]
