@@ -1,6 +1,6 @@
 """nn.LSTM / nn.GRU / nn.RNN → nn.lstm / nn.gru / nn.rnn, one op per module, never unrolled.
 
-Two ways in, one lowering:
+Two ways in, one import:
 - `aten.lstm.input`, `aten.gru.input`, `aten.rnn_tanh.input`, `aten.rnn_relu.input`: what torch.export
   records for these modules (kept whole by `run_decompositions({})`). torch computes their result shapes
   by running the per-time-step decomposition, which fixes the sequence length to the example's.
@@ -18,8 +18,9 @@ import types
 import torch
 from torch import nn
 
-from ..ir.ops.recurrent import weight_names
-from .torch import LOWERINGS, Unsupported, _dim, _is_tensor, _v, lowering, tensor_type
+from ...ir.ops.recurrent import weight_names
+from ..core import Unsupported
+from .importer import imports, is_tensor, static_dim, tensor_type
 
 aten = torch.ops.aten
 
@@ -38,14 +39,15 @@ def _hidden(params, has_biases):
     return params[1].shape[1]  # weight_hh_l0: [G*hidden, hidden]
 
 
-def _zeros(x, n, params, batch_first, count):
-    h = x.new_zeros((n, x.shape[0] if batch_first else x.shape[1], params[1].shape[1]))
+def _zeros(x, num_states, params, batch_first, count):
+    h = x.new_zeros((num_states, x.shape[0] if batch_first else x.shape[1], params[1].shape[1]))
     return [h] * count
 
 
 @torch.library.custom_op("irc_rnn::lstm", mutates_args=())
 def _lstm_op(x: torch.Tensor, hx: list[torch.Tensor], params: list[torch.Tensor], has_biases: bool,
-             num_layers: int, bidirectional: bool, batch_first: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             num_layers: int, bidirectional: bool,
+             batch_first: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     n = num_layers * (2 if bidirectional else 1)
     hx = list(hx) or _zeros(x, n, params, batch_first, 2)
     y, h, c = torch.lstm(x, hx, params, has_biases, num_layers, 0.0, False, bidirectional, batch_first)
@@ -79,12 +81,12 @@ _rnn_tanh_op = _make_simple("rnn_tanh", torch.rnn_tanh)
 _rnn_relu_op = _make_simple("rnn_relu", torch.rnn_relu)
 
 
-def _op_for(m):
-    if isinstance(m, nn.LSTM):
+def _op_for(module):
+    if isinstance(module, nn.LSTM):
         return torch.ops.irc_rnn.lstm
-    if isinstance(m, nn.GRU):
+    if isinstance(module, nn.GRU):
         return torch.ops.irc_rnn.gru
-    return torch.ops.irc_rnn.rnn_tanh if m.nonlinearity == "tanh" else torch.ops.irc_rnn.rnn_relu
+    return torch.ops.irc_rnn.rnn_tanh if module.nonlinearity == "tanh" else torch.ops.irc_rnn.rnn_relu
 
 
 def _forward(self, input, hx=None):
@@ -122,22 +124,42 @@ def patch_recurrent(root: nn.Module) -> int:
     return n
 
 
-# ----------------------------------------------------------------------------- the lowering
+# ----------------------------------------------------------------------------- the importers
 
 _ZERO_STATE = object()  # a zeros initial state made from a dynamic batch size
+_ATEN_RECURRENT = {aten.lstm.input: ("lstm", None), aten.gru.input: ("gru", None),
+                   aten.rnn_tanh.input: ("rnn", "tanh"), aten.rnn_relu.input: ("rnn", "relu")}
+_CUSTOM_RECURRENT = {torch.ops.irc_rnn.lstm.default: ("lstm", None), torch.ops.irc_rnn.gru.default: ("gru", None),
+                     torch.ops.irc_rnn.rnn_tanh.default: ("rnn", "tanh"),
+                     torch.ops.irc_rnn.rnn_relu.default: ("rnn", "relu")}
 
 
-def _is_zero_state(L, arg) -> bool:
+def _is_zero_state(importer, arg) -> bool:
     if not isinstance(arg, torch.fx.Node):
         return False
-    if L.env.get(arg) is _ZERO_STATE:
+    if importer.env.get(arg) is _ZERO_STATE:
         return True
-    t = L.folded.get(arg)
-    return _is_tensor(t) and not bool(t.any())
+    t = importer.folded.get(arg)
+    return is_tensor(t) and not bool(t.any())
+
+
+def _recurrent_attrs(kind, x, params, has_biases, num_layers, bidirectional, batch_first, nonlinearity):
+    xv = x.meta["val"]
+    if xv.dim() != 3:
+        raise Unsupported(f"{kind} input of rank {xv.dim()}")
+    per = (4 if has_biases else 2) * (2 if bidirectional else 1)
+    if len(params) != per * int(num_layers):  # nn.LSTM(proj_size=...) adds weight_hr_l{k}
+        raise Unsupported(f"{kind} with {len(params)} weights for {num_layers} layer(s) (LSTM projections, "
+                          "proj_size, are not supported)")
+    attrs = {"hidden_size": static_dim(params[1].meta["val"].shape[1]), "num_layers": int(num_layers),
+             "bidirectional": bool(bidirectional), "batch_first": bool(batch_first), "bias": bool(has_biases)}
+    if nonlinearity:
+        attrs["nonlinearity"] = nonlinearity
+    return attrs
 
 
 def _recurrent(kind, nonlinearity=None, custom=False):
-    def fn(L, node, x, hx, params, has_biases, num_layers, *rest):
+    def fn(importer, node, x, hx, params, has_biases, num_layers, *rest):
         if custom:
             bidirectional, batch_first = rest
         else:
@@ -145,49 +167,30 @@ def _recurrent(kind, nonlinearity=None, custom=False):
             if train and dropout:
                 raise Unsupported(f"{kind} with dropout in training mode (call model.eval())")
         hx = [hx] if isinstance(hx, torch.fx.Node) else list(hx)
-        xv = x.meta["val"]
-        if xv.dim() != 3:
-            raise Unsupported(f"{kind} input of rank {xv.dim()}")
-        per = (4 if has_biases else 2) * (2 if bidirectional else 1)
-        if len(params) != per * int(num_layers):  # nn.LSTM(proj_size=...) adds weight_hr_l{k}
-            raise Unsupported(f"{kind} with {len(params)} weights for {num_layers} layer(s) (LSTM projections, "
-                              "proj_size, are not supported)")
-        hidden = _dim(params[1].meta["val"].shape[1])
-        attrs = {"hidden_size": hidden, "num_layers": int(num_layers), "bidirectional": bool(bidirectional),
-                 "batch_first": bool(batch_first), "bias": bool(has_biases)}
-        if nonlinearity:
-            attrs["nonlinearity"] = nonlinearity
-        operands = [_v(L, x)] + [_v(L, p) for p in params]
-        if hx and not all(_is_zero_state(L, h) for h in hx):
-            if any(L.env.get(h) is _ZERO_STATE for h in hx):
+        attrs = _recurrent_attrs(kind, x, params, has_biases, num_layers, bidirectional, batch_first, nonlinearity)
+        operands = [importer.operand(x)] + [importer.operand(p) for p in params]
+        if hx and not all(_is_zero_state(importer, h) for h in hx):
+            if any(importer.env.get(h) is _ZERO_STATE for h in hx):
                 raise Unsupported(f"{kind} with one initial state zeros of a dynamic size and the other given")
-            operands += [_v(L, h) for h in hx]
+            operands += [importer.operand(h) for h in hx]
         val = node.meta["val"]
-        results = L.emit(kind, operands, attrs, [tensor_type(v) for v in val], nresults=len(val))
-        for r, f in zip(results, val):
-            L._note_syms(r, f)
+        results = importer.emit(kind, operands, attrs, [tensor_type(v) for v in val], nresults=len(val))
+        for r, f in zip(results, val, strict=True):
+            importer.note_syms(r, f)
         return list(results)
     return fn
 
 
-for _t, (_k, _nl) in {aten.lstm.input: ("lstm", None), aten.gru.input: ("gru", None),
-                      aten.rnn_tanh.input: ("rnn", "tanh"), aten.rnn_relu.input: ("rnn", "relu")}.items():
-    LOWERINGS[_t] = _recurrent(_k, _nl)
-for _t, (_k, _nl) in {torch.ops.irc_rnn.lstm.default: ("lstm", None), torch.ops.irc_rnn.gru.default: ("gru", None),
-                      torch.ops.irc_rnn.rnn_tanh.default: ("rnn", "tanh"),
-                      torch.ops.irc_rnn.rnn_relu.default: ("rnn", "relu")}.items():
-    LOWERINGS[_t] = _recurrent(_k, _nl, custom=True)
-
-RECURRENT_TARGETS = set(LOWERINGS) & {aten.lstm.input, aten.gru.input, aten.rnn_tanh.input, aten.rnn_relu.input}
+for _target, (_kind, _nonlinearity) in _ATEN_RECURRENT.items():
+    imports(_target)(_recurrent(_kind, _nonlinearity))
+for _target, (_kind, _nonlinearity) in _CUSTOM_RECURRENT.items():
+    imports(_target)(_recurrent(_kind, _nonlinearity, custom=True))
 
 
-@lowering(aten.zeros.default)
-def _zeros_state(L, node, *args, **kwargs):
+@imports(aten.zeros.default)
+def _zeros_state(importer, node, *args, **kwargs):
     """Zeros of a dynamic size (the default initial state of an exported nn.LSTM with a dynamic batch): only
     as the initial state of a recurrent op, which leaves it out."""
-    if node.users and all(u.target in RECURRENT_TARGETS for u in node.users):
+    if node.users and all(u.target in _ATEN_RECURRENT for u in node.users):
         return _ZERO_STATE
     raise Unsupported("no irc lowering")
-
-
-__all__ = ["patch_recurrent"]

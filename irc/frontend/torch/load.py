@@ -25,7 +25,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 
-from ..ir import IrcError
+from ...ir import IrcError
 
 # Globals torch's weights_only unpickler accepts anyway; not worth naming in the refusal message.
 _BENIGN_PREFIXES = ("torch._utils.", "collections.OrderedDict", "torch.serialization.", "builtins.", "__builtin__.",
@@ -142,7 +142,7 @@ def _needs(path, kind) -> list[str]:
 # ----------------------------------------------------------------------------- architectures
 
 
-def resolve_arch(arch: str):
+def resolve_arch(arch: str) -> object:
     """`package.module:callable` or `path/to/file.py:Class` → the callable."""
     if ":" not in arch:
         raise IrcError(f"--arch '{arch}': expected 'package.module:callable' or 'path/to/file.py:Class'")
@@ -193,7 +193,7 @@ def _load_script(path: str):
     return mod
 
 
-def build_arch(arch: str, arch_args=None):
+def build_arch(arch: str, arch_args: str | dict | None = None) -> object:
     fn = resolve_arch(arch)
     if isinstance(arch_args, str):
         try:
@@ -230,7 +230,7 @@ def _find_state_dict(obj):
     return None
 
 
-def load_state_dict_into(model, sd, path):
+def load_state_dict_into(model: object, sd: dict, path: str) -> object:
     own = model.state_dict()
     if set(sd) != set(own):
         for prefix in ("module.", "model."):  # DataParallel / wrapper prefixes
@@ -250,8 +250,9 @@ def load_state_dict_into(model, sd, path):
     bad = [k for k in sd if tuple(sd[k].shape) != tuple(own[k].shape)]
     if bad:
         k = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise IrcError(f"{path}: the state_dict does not fit --arch: '{k}' has shape {list(sd[k].shape)}, "
-                       f"the model expects {list(own[k].shape)}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+                       f"the model expects {list(own[k].shape)}" + more)
     model.load_state_dict(sd, strict=True)
     return model
 
@@ -259,40 +260,15 @@ def load_state_dict_into(model, sd, path):
 # ----------------------------------------------------------------------------- the entry point
 
 
-def load_source(path: str, arch: str | None = None, arch_args=None, trust_pickle: bool = False) -> Source:
+def load_source(path: str, arch: str | None = None, arch_args: str | dict | None = None,
+                trust_pickle: bool = False) -> Source:
     """Read a PyTorch model file; see the module docstring for the kinds and the pickle rule."""
-    kind = detect_kind(path)  # before importing torch: a missing or foreign file fails fast
+    kind = detect_kind(path)  # before loading anything: a missing or foreign file fails fast
+    if kind in ("pt2", "torchscript"):
+        return _load_archive(path, kind)
+    obj = _load_pickle(path, kind, trust_pickle)
     import torch
 
-    if kind == "pt2":
-        try:
-            from .torch import quiet_torch
-
-            with quiet_torch():  # torch logs a warning for archives not named *.pt2; the content decides here
-                return Source(torch.export.load(path), "exported program", path)
-        except Exception as e:
-            raise IrcError(f"{path}: cannot load the torch.export archive: {type(e).__name__}: {e}") from None
-    if kind == "torchscript":
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch.jit.load's deprecation notice
-                return Source(torch.jit.load(path, map_location="cpu"), "torchscript", path)
-        except Exception as e:
-            raise IrcError(f"{path}: cannot load the TorchScript archive: {type(e).__name__}: {e}") from None
-
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        if "weights_only" not in str(e) and "Unsupported global" not in str(e) and "UnpicklingError" not in type(e).__name__:
-            raise IrcError(f"{path}: cannot read the pickle: {type(e).__name__}: {str(e).splitlines()[0]}") from None
-        if not trust_pickle:
-            needs = _needs(path, kind)
-            listed = ", ".join(needs[:12]) + (f" and {len(needs) - 12} more" if len(needs) > 12 else "")
-            raise IrcError(
-                f"{path}: this pickle cannot be loaded safely (weights_only=True refuses it): loading it would import "
-                f"and run code from {listed or 'classes it names'}. A pickle can run arbitrary code; if you trust "
-                f"this file, rerun with --trust-pickle, or save model.state_dict() and give --arch") from None
-        obj = _load_trusted(path)
     if isinstance(obj, torch.nn.Module):
         return Source(obj.eval(), "pickled model", path)
     if isinstance(obj, torch.jit.ScriptModule):
@@ -311,6 +287,46 @@ def load_source(path: str, arch: str | None = None, arch_args=None, trust_pickle
     if not isinstance(model, torch.nn.Module):
         raise IrcError(f"--arch {arch} returned a {type(model).__name__}, not a torch.nn.Module")
     return Source(load_state_dict_into(model, sd, path).eval(), "state_dict", path)
+
+
+def _load_archive(path: str, kind: str) -> Source:
+    """A torch.export archive ("pt2") or a TorchScript archive."""
+    import torch
+
+    if kind == "pt2":
+        try:
+            from .export import quiet_torch
+
+            with quiet_torch():  # torch logs a warning for archives not named *.pt2; the content decides here
+                return Source(torch.export.load(path), "exported program", path)
+        except Exception as e:
+            raise IrcError(f"{path}: cannot load the torch.export archive: {type(e).__name__}: {e}") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.load's deprecation notice
+            return Source(torch.jit.load(path, map_location="cpu"), "torchscript", path)
+    except Exception as e:
+        raise IrcError(f"{path}: cannot load the TorchScript archive: {type(e).__name__}: {e}") from None
+
+
+def _load_pickle(path: str, kind: str, trust_pickle: bool) -> object:
+    """What a torch.save file holds: read with weights_only=True, or (trusted) without."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        refused = "weights_only" in str(e) or "Unsupported global" in str(e) or "UnpicklingError" in type(e).__name__
+        if not refused:
+            raise IrcError(f"{path}: cannot read the pickle: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+        if not trust_pickle:
+            needs = _needs(path, kind)
+            listed = ", ".join(needs[:12]) + (f" and {len(needs) - 12} more" if len(needs) > 12 else "")
+            raise IrcError(
+                f"{path}: this pickle cannot be loaded safely (weights_only=True refuses it): loading it would import "
+                f"and run code from {listed or 'classes it names'}. A pickle can run arbitrary code; if you trust "
+                f"this file, rerun with --trust-pickle, or save model.state_dict() and give --arch") from None
+    return _load_trusted(path)
 
 
 def _load_trusted(path):

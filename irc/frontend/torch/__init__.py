@@ -1,0 +1,77 @@
+"""PyTorch → irc IR, through torch.export.
+
+`export.py` exports a private copy of the model and decomposes it to the ATen ops irc knows;
+`importer.py` walks the ATen graph and calls, for each node, the handler `IMPORTERS` has for its
+overload. The handlers live in one file per IR op family, named like `irc/ir/ops/<family>.py`
+(conv, norm, elementwise, linalg, shape, reduce, resize, attention, recurrent, core_ops); importing
+this package registers them all. `load.py` reads model files (torch.save pickles, state_dicts with
+an architecture, TorchScript and torch.export archives).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+
+from ...ir import Module, verify
+from ...ir.core import sanitize_name as sanitize
+from . import attention, conv, core_ops, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
+from .export import (
+    decompose,
+    decompose_unknown,
+    export,
+    exported_program,
+    foldable_nodes,
+    full_stack_traces,
+    quiet_torch,
+    script_to_module,
+)
+from .importer import IMPORTERS, TorchImporter, imports, tensor_type
+from .load import Source, build_arch, detect_kind, load_source, pickle_globals, resolve_arch
+from .recurrent import patch_recurrent
+
+
+def import_model(model: object, input_types: list | None = None, batch: int | str = 1, name: str | None = None,
+                 progress: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None,
+                 dynamic_dims: list | None = None) -> Module:
+    """Import a torch.nn.Module (or a torch.export.ExportedProgram) into a verified irc Module.
+
+    input_types: one (shape_without_batch, dtype) per input, e.g. [((3, 224, 224), "f32")].
+    batch: an int, or "dynamic" for a `?` batch dimension (export with an example batch of 2 and a
+    torch.export.Dim; if export refuses, fall back to batch 1 with a warning saying why).
+    dynamic_dims: other dynamic dimensions, one list of per-sample dims per input ([] for none). E.g. token
+    ids [batch, seq] with a dynamic sequence length: `import_model(m, [((12,), "i64")], batch="dynamic",
+    dynamic_dims=[[0]])`; the shape's number (12) is the example size export traces with (at least 2).
+    The IR gets `?` there. A dim the model needs static stays static, with a warning; if export fails
+    with the dynamic dims, the import falls back to static shapes with a warning.
+    progress: optional callable(str) told about the slow steps. warn: callable(str) for warnings
+    (default: warnings.warn). The model itself is never modified: a deep copy is exported. The copy
+    shares the model's parameter and buffer tensors, and so do the returned module's weights
+    (read-only views, written out by irc.save / emit): change the model in place after importing it
+    and the module sees the change.
+    """
+    warn = warn or (lambda msg: warnings.warn(msg, stacklevel=2))
+    progress = progress or (lambda msg: None)
+    ep, root, name = exported_program(model, input_types, batch, name, progress, warn, dynamic_dims)
+    progress("decomposing to ATen")
+    ep = decompose(ep)
+    progress("lowering to irc IR")
+    with quiet_torch():
+        module = TorchImporter(ep, root, _module_name(name), progress, warn).run()
+    progress("verifying")
+    verify(module)
+    return module
+
+
+def _module_name(name: str) -> str:
+    """The module's @name: the model's name sanitised, starting with a letter or _."""
+    mname = sanitize(name)
+    if not re.match(r"[A-Za-z_]", mname):
+        mname = "m_" + mname
+    return mname
+
+
+__all__ = ["IMPORTERS", "Source", "TorchImporter", "build_arch", "decompose_unknown", "detect_kind", "export",
+           "foldable_nodes", "full_stack_traces", "import_model", "imports", "load_source", "patch_recurrent",
+           "pickle_globals", "quiet_torch", "resolve_arch", "script_to_module", "tensor_type"]
