@@ -3,6 +3,7 @@
 Load it with `model = load()` (weights from model.safetensors beside this file).
 """
 
+import json
 import os
 
 import torch
@@ -19,6 +20,8 @@ class AllOps(nn.Module):
         self.fc = nn.Linear(18, 10, bias=False)
         self.ln = nn.LayerNorm(32, eps=1e-06, bias=False)
         self.up = nn.ConvTranspose2d(32, 4, 2, stride=2, padding=1, output_padding=1, bias=False)
+        self.register_buffer("half_", torch.tensor(0.5, dtype=torch.float32), persistent=False)
+        self.register_buffer("bias", torch.tensor([1.0, -2.0, 3.5, 0.0, 1e-07, 2.0, 2.0, 2.0, 2.0, 2.0], dtype=torch.float32), persistent=False)
 
     def forward(self, x, s):
         dw = self.conv(x)
@@ -28,7 +31,7 @@ class AllOps(nn.Module):
         del pw
         relu6 = F.relu6(bn)
         del bn
-        lrelu = F.leaky_relu(relu6, 0.1)
+        lrelu = F.leaky_relu(relu6, negative_slope=0.1)
         del relu6
         hs = F.hardswish(lrelu)
         del lrelu
@@ -42,8 +45,8 @@ class AllOps(nn.Module):
         del t
         g = F.gelu(si, approximate='tanh')
         del si
-        mp = F.max_pool2d(g, (3, 3), (2, 2), (0, 0), (1, 1), ceil_mode=True)
-        ap = F.avg_pool2d(g, (2, 2), (2, 2), (1, 1), ceil_mode=False, count_include_pad=False)
+        mp = F.max_pool2d(g, kernel_size=(3, 3), stride=(2, 2), ceil_mode=True)
+        ap = F.avg_pool2d(g, kernel_size=(2, 2), stride=(2, 2), padding=(1, 1), count_include_pad=False)
         del g
         up = F.interpolate(mp, scale_factor=(2.0, 2.0), mode='nearest')
         del mp
@@ -51,36 +54,34 @@ class AllOps(nn.Module):
         del ap
         cat = torch.cat([up, upb], 1)
         del up, upb
-        a, _c = torch.split(cat, (20, 12), 1)
+        a, _c = torch.split(cat, (20, 12), dim=1)
         sl = a[:, 2:, :, :-1:2]
         del a
         pd = F.pad(sl, (0, 2, 1, 1), value=0.0)
         del sl
         gap = F.adaptive_avg_pool2d(pd, (1, 1))
         del pd
-        fl = torch.flatten(gap, 1, -1)
+        fl = torch.flatten(gap, start_dim=1)
         del gap
         fc = self.fc(fl)
         del fl
-        half = torch.full((), 0.5, dtype=torch.float32)
-        scaled = fc * half
+        scaled = fc * self.half_
         del fc
-        bias = torch.tensor([1.0, -2.0, 3.5, 0.0, 1e-07, 2.0, 2.0, 2.0, 2.0, 2.0], dtype=torch.float32)
-        add = scaled + bias
-        del scaled, bias
-        sub = add - half
+        add = scaled + self.bias
+        del scaled
+        sub = add - self.half_
         del add
-        div = sub / half
-        del half, sub
-        sm = F.softmax(div, -1)
+        div = sub / self.half_
+        del sub
+        sm = F.softmax(div, dim=-1)
         del div
         ln = self.ln(s)
         tr = ln.permute(0, 2, 1)
         mm = torch.matmul(ln, tr)
         del tr
-        mean = torch.mean(mm, (2,), keepdim=True)
+        mean = torch.mean(mm, dim=(2,), keepdim=True)
         del mm
-        sum_ = torch.sum(mean, (-1,), keepdim=False)
+        sum_ = torch.sum(mean, dim=(-1,))
         del mean
         rs = sum_.reshape(sum_.shape[0], 10, 1)
         del sum_
@@ -99,12 +100,34 @@ def example_inputs(batch=1, seed=0):
     return (torch.randn((batch, 8, 16, 16), generator=g), torch.randn((batch, 10, 32), generator=g))
 
 
+def finish_pending_writes(folder):
+    """Complete a write of model.safetensors and model.py by irc that was interrupted: rename the
+    temporaries its journal lists into place (what irc.ir.writer.finish_pending_writes does)."""
+    journal = os.path.join(folder, ".model.py.irc-commit")
+    try:
+        with open(journal, "rb") as f:
+            renames = [(tmp, final) for tmp, final in json.loads(f.read(65536))]
+    except (OSError, ValueError, TypeError):
+        return
+    for tmp, final in renames:
+        if not (isinstance(tmp, str) and isinstance(final, str) and final not in ("", ".", "..")
+                and os.path.basename(tmp) == tmp and os.path.basename(final) == final
+                and tmp.startswith("." + final + ".") and tmp.endswith(".tmp")):
+            return
+    for tmp, final in renames:
+        if os.path.exists(os.path.join(folder, tmp)):
+            os.replace(os.path.join(folder, tmp), os.path.join(folder, final))
+    os.remove(journal)
+
+
 def load(weights=None):
     """The AllOps model in eval mode with its weights: a state_dict, a safetensors path, or by default
     model.safetensors beside this file."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    finish_pending_writes(folder)
     model = AllOps()
     if weights is None:
-        weights = os.path.join(os.path.dirname(os.path.abspath(__file__)), "model.safetensors")
+        weights = os.path.join(folder, "model.safetensors")
     if isinstance(weights, (str, os.PathLike)):
         from safetensors.torch import load_file
 

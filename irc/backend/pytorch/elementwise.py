@@ -1,0 +1,73 @@
+"""Element-wise ops (irc/ir/ops/elementwise.py): torch expressions."""
+
+from __future__ import annotations
+
+from ...ir.core import Op
+from .base import DEFAULT, Ctx, call, emits, lit
+
+CALLS = {"relu": "F.relu", "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "silu": "F.silu",
+         "hardswish": "F.hardswish", "exp": "torch.exp", "log": "torch.log", "sqrt": "torch.sqrt",
+         "rsqrt": "torch.rsqrt", "neg": "torch.neg", "abs": "torch.abs", "erf": "torch.erf"}
+OPERATORS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+BINARY_CALLS = {"pow": "torch.pow", "maximum": "torch.maximum", "minimum": "torch.minimum"}
+
+
+def _unary(fn: str):
+    return lambda ctx, op: f"{fn}({ctx.arg(0)})"
+
+
+def _operator(symbol: str):
+    return lambda ctx, op: f"{ctx.arg(0)} {symbol} {ctx.arg(1)}"
+
+
+def _binary(fn: str):
+    return lambda ctx, op: f"{fn}({ctx.arg(0)}, {ctx.arg(1)})"
+
+
+for _name, _fn in CALLS.items():
+    emits(_name)(_unary(_fn))
+for _name, _symbol in OPERATORS.items():
+    emits(_name)(_operator(_symbol))
+for _name, _fn in BINARY_CALLS.items():
+    emits(_name)(_binary(_fn))
+
+
+@emits("clamp")
+def clamp(ctx: Ctx, op: Op) -> str:
+    low, high = op.attrs.get("min"), op.attrs.get("max")
+    if low == 0.0 and high == 6.0:
+        return f"F.relu6({ctx.arg(0)})"
+    return call("torch.clamp", ctx.arg(0), min=DEFAULT if low is None else low, max=DEFAULT if high is None else high)
+
+
+@emits("leaky_relu")
+def leaky_relu(ctx: Ctx, op: Op) -> str:
+    return call("F.leaky_relu", ctx.arg(0), negative_slope=op.attrs["negative_slope"])
+
+
+@emits("elu")
+def elu(ctx: Ctx, op: Op) -> str:
+    return call("F.elu", ctx.arg(0), alpha=op.attrs["alpha"])
+
+
+@emits("gelu")
+def gelu(ctx: Ctx, op: Op) -> str:
+    return call("F.gelu", ctx.arg(0), approximate=op.attrs["approximate"])
+
+
+@emits("hardsigmoid")
+def hardsigmoid(ctx: Ctx, op: Op) -> str:
+    attrs = op.attrs
+    if attrs["alpha"] == 1 / 6 and attrs["beta"] == 0.5:
+        return f"F.hardsigmoid({ctx.arg(0)})"
+    return call("torch.clamp", f"{ctx.arg(0)} * {lit(attrs['alpha'])} + {lit(attrs['beta'])}", min=0.0, max=1.0)
+
+
+@emits("softplus")
+def softplus(ctx: Ctx, op: Op) -> str:
+    return call("F.softplus", ctx.arg(0), beta=op.attrs["beta"], threshold=op.attrs["threshold"])
+
+
+@emits("dropout", "identity")
+def identity(ctx: Ctx, op: Op) -> str:
+    return ctx.arg(0)
