@@ -17,7 +17,7 @@ _LAZY = {
     "emit_pytorch": ("irc.backend.pytorch", "emit_pytorch"),
     "check": ("irc.check", "check"),
     "import_model": ("irc.frontend.torch", "import_model"),
-    "load_source": ("irc.frontend.torch_load", "load_source"),
+    "load_source": ("irc.frontend.torch.load", "load_source"),
     "emit_onnx": ("irc.backend.onnx", "emit_onnx"),
     "import_onnx": ("irc.frontend.onnx", "import_onnx"),
 }

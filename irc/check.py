@@ -25,9 +25,19 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .fidelity import Verdict, compare
 from .ir import IrcError, Module
+from .ir.writer import finish_pending_writes
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from types import ModuleType
+
+    import torch
+
+    from .ir import TensorType
 
 BATCHES = (1, 3)
 
@@ -53,17 +63,17 @@ class CheckResult:
         return out
 
 
-def random_inputs(types, batch: int, seed: int = 0):
+def random_inputs(types: list[TensorType], batch: int, seed: int = 0) -> list[torch.Tensor]:
     """One seeded random tensor per TensorType; every dynamic dimension becomes `batch`."""
     import torch
 
-    from .backend.torchops import TORCH_DTYPE
+    from .ir.dtypes import torch_dtype
 
     g = torch.Generator().manual_seed(seed * 1000 + batch)
     out = []
     for t in types:
         shape = tuple(batch if d is None else d for d in t.shape)
-        dtype = getattr(torch, TORCH_DTYPE[t.dtype].split(".", 1)[1])
+        dtype = torch_dtype(t.dtype)
         if t.dtype.startswith(("f", "bf")):
             out.append(torch.randn(shape, generator=g).to(dtype))
         else:
@@ -71,7 +81,7 @@ def random_inputs(types, batch: int, seed: int = 0):
     return out
 
 
-def flatten_outputs(out) -> list:
+def flatten_outputs(out: object) -> list:
     """A model's outputs as a flat list of tensors (tuples, lists, dicts and namedtuples unpacked)."""
     import torch
 
@@ -86,9 +96,10 @@ def flatten_outputs(out) -> list:
     raise IrcError(f"cannot compare an output of type {type(out).__name__}")
 
 
-def import_emitted(directory: str):
+def import_emitted(directory: str) -> ModuleType:
     """The module object of `directory/model.py` (a unique module name per file, so two can be loaded)."""
     path = os.path.join(directory, "model.py")
+    finish_pending_writes(path)
     if not os.path.isfile(path):
         raise IrcError(f"{directory}: no model.py here (expected the output directory of irc-emit --target pytorch)")
     name = "irc_emitted_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
@@ -152,7 +163,7 @@ def _first_line(e) -> str:
     return lines[0][:300] if lines else ""
 
 
-def as_callable(source):
+def as_callable(source: object) -> torch.nn.Module | OnnxSource:
     """An eval-mode callable module for what load_source returns (a Source holding an nn.Module, a
     ScriptModule or an ExportedProgram) or for a module given directly."""
     import torch
@@ -202,7 +213,7 @@ class OnnxSource:
         self.path = path
         self.run, self.names, self.types = _onnx_runner(path)
 
-    def eval(self):
+    def eval(self) -> OnnxSource:
         return self
 
     def state_dict(self) -> dict:
@@ -212,61 +223,51 @@ class OnnxSource:
         return self.run(*xs)
 
 
-def check(source, *, ir: str | Module | None = None, emitted: str | None = None, onnx: str | None = None,
-          rule: str = "auto", rtol: float | None = None, atol: float | None = None, seed: int = 0,
-          batches=BATCHES) -> CheckResult:
-    """Compare `source` (an nn.Module, or what load_source returns) with exactly one target: `ir`
-    (path or Module), `emitted` (a directory written by emit_pytorch) or `onnx` (an .onnx file, run in onnxruntime on the CPU)."""
-    import torch
+@dataclass
+class Target:
+    """What `check` runs against the source: a callable on torch tensors, its output names, inputs for
+    a batch size, and (weight key, its tensor, the source's tensor) pairs for choosing the rule."""
 
-    from .backend.torch_exec import Executor, weight_tensor
+    kind: str  # "ir", "emitted", "onnx"
+    run: object
+    names: list
+    inputs_for: object  # (batch) -> list of tensors
+    pairs: list | None  # None: the weights cannot be compared (ONNX)
 
-    if sum(x is not None for x in (ir, emitted, onnx)) != 1:
-        raise IrcError("give exactly one target to check: --ir, --emitted or --onnx")
-    if rule not in ("auto", "exact", "pass"):
-        raise IrcError(f"unknown rule '{rule}' (auto, exact or pass)")
-    source = as_callable(source)
-    src_state = {k: v for k, v in source.state_dict().items()}
 
-    if onnx is not None:
-        run, names, types = _onnx_runner(onnx)
-        pairs, target = None, "onnx"
+def _onnx_target(path: str, seed: int) -> Target:
+    run, names, types = _onnx_runner(path)
+    return Target("onnx", run, names, lambda batch: random_inputs(types, batch, seed), None)
 
-        def inputs_for(batch):
-            return random_inputs(types, batch, seed)
-    elif ir is not None:
-        from . import ir as irmod
 
-        module = irmod.load(ir) if isinstance(ir, str) else ir
-        func = module.main
-        types = [a.type for a in func.args]
-        names = [v.name for v in func.outputs]
-        run = Executor(module)
-        keys = sorted({op.attrs["key"] for op in module.ops() if op.name == "nn.param"})
-        pairs = [(k, weight_tensor(module.weights, k), src_state.get(k)) for k in keys]
-        target = "ir"
+def _ir_target(ir, src_state: dict, seed: int, allow_outside_weights: bool) -> Target:
+    from . import ir as irmod
+    from .backend.pytorch.executor import Executor, weight_tensor
 
-        def inputs_for(batch):
-            return random_inputs(types, batch, seed)
-    else:
-        mod = import_emitted(emitted)
-        model = mod.load()
-        run = model
-        names = _emitted_output_names(emitted)
-        # keys the emitter had to sanitise are recorded in model.safetensors' metadata
-        source_key = emitted_source_keys(emitted)
-        pairs = [(k, v, src_state.get(source_key.get(k, k))) for k, v in model.state_dict().items()
-                 if not k.endswith("num_batches_tracked")]
-        target = "emitted"
-        types = None
+    module = irmod.load(ir, allow_outside_weights=allow_outside_weights) if isinstance(ir, str) else ir
+    types = [a.type for a in module.main.args]
+    keys = sorted({op.attrs["key"] for op in module.ops() if op.name == "nn.param"})
+    pairs = [(k, weight_tensor(module.weights, k), src_state.get(k)) for k in keys]
+    return Target("ir", Executor(module), [v.name for v in module.main.outputs],
+                  lambda batch: random_inputs(types, batch, seed), pairs)
 
-        def inputs_for(batch):
-            return list(mod.example_inputs(batch, seed))
 
-    if pairs is None or isinstance(source, OnnxSource):  # ONNX: always the post-pass rule (DESIGN.md)
+def _emitted_target(emitted: str, src_state: dict, seed: int) -> Target:
+    mod = import_emitted(emitted)
+    model = mod.load()
+    # keys the emitter had to sanitise are recorded in model.safetensors' metadata
+    source_key = emitted_source_keys(emitted)
+    pairs = [(k, v, src_state.get(source_key.get(k, k))) for k, v in model.state_dict().items()
+             if not k.endswith("num_batches_tracked")]
+    return Target("emitted", model, _emitted_output_names(emitted),
+                  lambda batch: list(mod.example_inputs(batch, seed)), pairs)
+
+
+def _choose_rule(source, target: Target, rule: str, rtol, atol) -> tuple[str, str]:
+    if target.pairs is None or isinstance(source, OnnxSource):  # ONNX: always the post-pass rule (DESIGN.md)
         same, reason = False, "ONNX in onnxruntime is held to the pass rule"
     else:
-        same, reason = _same_weights(pairs)
+        same, reason = _same_weights(target.pairs)
     if rule == "auto":
         chosen = "exact" if same else "pass"
     else:
@@ -274,33 +275,64 @@ def check(source, *, ir: str | Module | None = None, emitted: str | None = None,
     if rtol is not None or atol is not None:
         reason += f"; tolerances overridden: rtol={rtol if rtol is not None else 'rule'}, " \
                   f"atol={atol if atol is not None else 'rule'}"
-    result = CheckResult(target, chosen, reason)
+    return chosen, reason
 
+
+def _run_batch(source, target: Target, inputs, batch: int, result: CheckResult):
+    """(reference outputs, target outputs), or None after recording why the target failed."""
+    import torch
+
+    desc = ", ".join("x".join(str(d) for d in tuple(x.shape)) for x in inputs)
+    with torch.no_grad():
+        try:
+            ref = flatten_outputs(source(*inputs))
+        except Exception as e:  # noqa: BLE001  (a model can raise anything)
+            raise IrcError(f"the source model fails on inputs of shape {desc} (the IR's input shapes): "
+                           f"{type(e).__name__}: {_first_line(e)}") from None
+        try:
+            out = flatten_outputs(target.run(*inputs))
+        except Exception as e:  # noqa: BLE001
+            result.problems.append(f"[batch {batch}] FAIL: the {target.kind} fails on inputs of shape {desc}: "
+                                   f"{type(e).__name__}: {_first_line(e)}")
+            return None
+    if len(ref) != len(out):
+        result.problems.append(f"[batch {batch}] FAIL: the source gives {len(ref)} outputs, the target {len(out)}")
+        return None
+    return ref, out
+
+
+def check(source: object, *, ir: str | Module | None = None, emitted: str | None = None, onnx: str | None = None,
+          rule: str = "auto", rtol: float | None = None, atol: float | None = None, seed: int = 0,
+          batches: Iterable[int] = BATCHES, allow_outside_weights: bool = False) -> CheckResult:
+    """Compare `source` (an nn.Module, or what load_source returns) with exactly one target: `ir`
+    (path or Module), `emitted` (a directory written by emit_pytorch) or `onnx` (an .onnx file, run in
+    onnxruntime on the CPU)."""
+    if sum(x is not None for x in (ir, emitted, onnx)) != 1:
+        raise IrcError("give exactly one target to check: --ir, --emitted or --onnx")
+    if rule not in ("auto", "exact", "pass"):
+        raise IrcError(f"unknown rule '{rule}' (auto, exact or pass)")
+    source = as_callable(source)
+    src_state = dict(source.state_dict().items())
+    if onnx is not None:
+        target = _onnx_target(onnx, seed)
+    elif ir is not None:
+        target = _ir_target(ir, src_state, seed, allow_outside_weights)
+    else:
+        target = _emitted_target(emitted, src_state, seed)
+    chosen, reason = _choose_rule(source, target, rule, rtol, atol)
+    result = CheckResult(target.kind, chosen, reason)
     seen_shapes = set()
     for batch in batches:
-        inputs = inputs_for(batch)
+        inputs = target.inputs_for(batch)
         shapes = tuple(tuple(x.shape) for x in inputs)
         if shapes in seen_shapes:
             continue  # a static batch: one size is all there is
         seen_shapes.add(shapes)
-        desc = ", ".join("x".join(str(d) for d in sh) for sh in shapes)
-        with torch.no_grad():
-            try:
-                ref = flatten_outputs(source(*inputs))
-            except Exception as e:  # noqa: BLE001  (a model can raise anything)
-                raise IrcError(f"the source model fails on inputs of shape {desc} (the IR's input shapes): "
-                               f"{type(e).__name__}: {_first_line(e)}") from None
-            try:
-                out = flatten_outputs(run(*inputs))
-            except Exception as e:  # noqa: BLE001
-                result.problems.append(f"[batch {batch}] FAIL: the {target} fails on inputs of shape {desc}: "
-                                       f"{type(e).__name__}: {_first_line(e)}")
-                continue
-        if len(ref) != len(out):
-            result.problems.append(f"[batch {batch}] FAIL: the source gives {len(ref)} outputs, the target {len(out)}")
+        outputs = _run_batch(source, target, inputs, batch, result)
+        if outputs is None:
             continue
-        for i, (r, o) in enumerate(zip(ref, out)):
-            name = names[i] if names and i < len(names) else f"output{i}"
+        for i, (r, o) in enumerate(zip(*outputs)):
+            name = target.names[i] if target.names and i < len(target.names) else f"output{i}"
             result.rows.append((batch, name, compare(r, o, chosen, rtol=rtol, atol=atol)))
     return result
 

@@ -12,8 +12,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 RULES = {"exact": (1e-5, 1e-6), "pass": (1e-3, 1e-4), "f16": (1e-2, 1e-2)}
 
@@ -45,7 +49,8 @@ def _np(x):
     return np.asarray(x)
 
 
-def compare(ref, out, rule: str = "exact", rtol: float | None = None, atol: float | None = None) -> Verdict:
+def compare(ref: np.ndarray | torch.Tensor, out: np.ndarray | torch.Tensor, rule: str = "exact",
+            rtol: float | None = None, atol: float | None = None) -> Verdict:
     ref, out = _np(ref), _np(out)
     if ref.shape != out.shape:
         return Verdict(float("inf"), float("inf"), float("nan"), float("nan"), False, False,
@@ -80,7 +85,8 @@ def compare(ref, out, rule: str = "exact", rtol: float | None = None, atol: floa
     return Verdict(max_abs, max_abs / scale, cosine, agree, identical, ok, desc)
 
 
-def assert_close(ref, out, rule: str = "exact", name: str = "output") -> Verdict:
+def assert_close(ref: np.ndarray | torch.Tensor, out: np.ndarray | torch.Tensor, rule: str = "exact",
+                 name: str = "output") -> Verdict:
     """compare(), raising AssertionError with the verdict line when the rule fails."""
     v = compare(ref, out, rule)
     if not v.ok:

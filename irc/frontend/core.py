@@ -13,9 +13,10 @@ or written when anything failed.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..ir import IrcError, Op
+from ..ir import IrcError, Op, TensorType, Value
 from ..ir.ops import OPS
 from ..ir.ops.registry import infer_types, normalize_attrs
 
@@ -50,7 +51,9 @@ class Frontend:
         self.failures: list[Failure] = []
         self.func = None
 
-    def emit_op(self, kind: str, operands, attrs=None, types=None, names=None, loc=None) -> Op:
+    def emit_op(self, kind: str, operands: Sequence[Value], attrs: dict | None = None,
+                types: Sequence[TensorType] | None = None, names: str | Sequence[str] | None = None,
+                loc: object = None) -> Op:
         """Append `nn.KIND(operands) {attrs}` to the function and return the op.
 
         Attributes whose value is None are left out. Result types are inferred by the registry unless

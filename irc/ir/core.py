@@ -18,7 +18,7 @@ DENSE_MAX = 32  # frontends write tensors up to this many elements inline (dense
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_$.\-]+")
 
 
-def sanitize_name(name) -> str:
+def sanitize_name(name: object) -> str:
     """A value name the text format accepts ([A-Za-z0-9_$.-]+) made from any string."""
     name = _NAME_BAD.sub("_", str(name)).strip(".")
     return name or "v"
@@ -49,7 +49,7 @@ class TensorType:
     def is_static(self) -> bool:
         return all(d is not None for d in self.shape)
 
-    def numel(self):
+    def numel(self) -> int | None:
         n = 1
         for d in self.shape:
             if d is None:
@@ -57,10 +57,10 @@ class TensorType:
             n *= d
         return n
 
-    def with_shape(self, shape) -> TensorType:
+    def with_shape(self, shape: Iterable[int | None]) -> TensorType:
         return TensorType(tuple(shape), self.dtype)
 
-    def with_dtype(self, dtype) -> TensorType:
+    def with_dtype(self, dtype: str) -> TensorType:
         return TensorType(self.shape, dtype)
 
     def __str__(self) -> str:
@@ -121,7 +121,7 @@ class UnknownLoc:
     pass
 
 
-def fuse_locs(*locs):
+def fuse_locs(*locs: object) -> FileLoc | NameLoc | FusedLoc | None:
     """A location for an op made from several: `loc(fused[a, b])`, flattened and deduplicated."""
     flat = []
     for loc in locs:
@@ -135,7 +135,7 @@ def fuse_locs(*locs):
     return flat[0] if len(flat) == 1 else FusedLoc(tuple(flat))
 
 
-def file_locs(loc) -> list:
+def file_locs(loc: object) -> list:
     """Every FileLoc inside a location, in order."""
     if loc is None:
         return []

@@ -17,7 +17,7 @@ FLOAT_MAX = {"f16": 65504.0, "bf16": 3.3895313892515355e38, "f32": 3.40282346638
              "f64": 1.7976931348623157e308}
 
 
-def element_problem(v, dtype: str) -> str | None:
+def element_problem(v: object, dtype: str) -> str | None:
     """Why `v` cannot be an element of a `dtype` tensor, or None."""
     if dtype == "i1":
         return None if isinstance(v, bool) else f"{_show(v)} is not true or false"

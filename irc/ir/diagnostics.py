@@ -41,7 +41,7 @@ def _snippet(pos, lines):
     return [line, caret]
 
 
-def loc_note(loc) -> str | None:
+def loc_note(loc: object) -> str | None:
     """'op came from "resnet.py":268:12 (layer1.0.conv1)' for an op's loc, or None."""
     if loc is None:
         return None

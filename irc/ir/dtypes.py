@@ -8,10 +8,15 @@ own; no framework is imported here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .core import DTYPES
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import torch
 
 
 @dataclass(frozen=True)
@@ -49,19 +54,19 @@ IR_TO_ONNX = {n: d.onnx for n, d in TABLE.items()}
 ONNX_TO_IR = {d.onnx: n for n, d in TABLE.items()}
 
 
-def ir_dtype_of_numpy(array) -> str | None:
+def ir_dtype_of_numpy(array: npt.ArrayLike) -> str | None:
     """irc's element type for a NumPy array's dtype, or None when irc has none."""
     return NP_TO_IR.get(np.asarray(array).dtype.str)
 
 
-def torch_dtype(name: str):
+def torch_dtype(name: str) -> torch.dtype:
     """The torch dtype object for an irc element type (imports torch)."""
     import torch
 
     return getattr(torch, TABLE[name].torch)
 
 
-def from_torch(dtype) -> str | None:
+def from_torch(dtype: torch.dtype) -> str | None:
     """irc's element type for a torch dtype, or None."""
     text = str(dtype).removeprefix("torch.")
     return next((n for n, d in TABLE.items() if d.torch == text), None)

@@ -9,6 +9,12 @@ the `perm` that `transpose(x, perm)` needs to turn a tensor laid out as `src` in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .ops.registry import OpDef
+
 ACTIVATION = {"nchw": "NCHW", "nhwc": "NHWC"}
 
 
@@ -19,7 +25,7 @@ def permutation(src: str, dst: str) -> tuple[int, ...]:
     return tuple(src.index(c) for c in dst)
 
 
-def inverse(perm) -> tuple[int, ...]:
+def inverse(perm: Sequence[int]) -> tuple[int, ...]:
     out = [0] * len(perm)
     for i, p in enumerate(perm):
         out[p] = i
@@ -37,6 +43,6 @@ def activation_perm(src: str, dst: str, rank: int = 4) -> tuple[int, ...]:
     return permutation(activation_layout(src, rank), activation_layout(dst, rank))
 
 
-def weight_perm(opdef, src: str, dst: str) -> tuple[int, ...]:
+def weight_perm(opdef: OpDef, src: str, dst: str) -> tuple[int, ...]:
     """perm turning `opdef`'s weight in activation layout src ("nhwc") into its form for dst ("nchw")."""
     return permutation(opdef.weight_layout[src], opdef.weight_layout[dst])

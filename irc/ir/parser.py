@@ -7,6 +7,7 @@ import json
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -29,6 +30,9 @@ from .dense import check_dense
 from .diagnostics import Diagnostic, DiagnosticError
 from .ops import OPS, ShapeError
 from .ops.registry import fill_defaults, infer_types, normalize_attrs
+
+if TYPE_CHECKING:
+    from .weights import WeightStore
 
 
 def grammar_path() -> Path:
@@ -276,7 +280,8 @@ def _syntax_error(e: UnexpectedInput, text: str) -> Diagnostic:
     return Diagnostic(f"unexpected {kind}'{tok}'; expected {_expected(e.expected)}", (tok.line, tok.column))
 
 
-def parse(text: str, path: str | None = None, weights=None, allow_outside_weights: bool = False) -> Module:
+def parse(text: str, path: str | None = None, weights: WeightStore | None = None,
+          allow_outside_weights: bool = False) -> Module:
     """Parse IR text into a Module. SSA errors are reported together; types left out are inferred.
 
     `weights` is a WeightStore; when None and the module names a weight file in the folder of `path`, it is
@@ -313,73 +318,89 @@ def parse(text: str, path: str | None = None, weights=None, allow_outside_weight
     return module
 
 
-def _build_func(parsed, module, diags) -> Func:
-    name_tok, args, result_types, body = parsed
-    env: dict[str, Value] = {}
-    arg_values = []
+class _Scope:
+    """The values of one function while it is built: definitions, and uses of names not defined (yet)."""
 
-    def define(v, tok):
-        first = env.get(v.name)
+    def __init__(self, diags):
+        self.env: dict[str, Value] = {}
+        self.undefined = []
+        self.diags = diags
+
+    def define(self, v, tok):
+        first = self.env.get(v.name)
         if first is not None and first.pos != _pos(tok):
-            diags.append(Diagnostic(f"value %{v.name} is defined twice", _pos(tok),
-                                    notes=[(first.pos, "first defined here")]))
+            self.diags.append(Diagnostic(f"value %{v.name} is defined twice", _pos(tok),
+                                         notes=[(first.pos, "first defined here")]))
         v.pos = _pos(tok)
-        env[v.name] = v
+        self.env[v.name] = v
 
-    for tok, ty in args:
-        v = Value(tok[1:], ty)
-        define(v, tok)
-        arg_values.append(v)
-    func = Func(str(name_tok)[1:], arg_values, result_types, pos=_pos(name_tok))
-    func.module = module
-
-    undefined = []
-
-    def lookup(tok):
-        v = env.get(tok[1:])
+    def lookup(self, tok):
+        v = self.env.get(tok[1:])
         if v is None:
-            undefined.append(tok)
+            self.undefined.append(tok)
             v = Value(tok[1:], None)  # a stand-in so that building can go on; not entered in env
         return v
 
+    def report_undefined(self):
+        for tok in self.undefined:
+            later = self.env.get(tok[1:])
+            if later is not None:
+                self.diags.append(Diagnostic(f"value %{tok[1:]} is used before it is defined", _pos(tok),
+                                             notes=[(later.pos, "defined here")]))
+            else:
+                self.diags.append(Diagnostic(f"use of undefined value %{tok[1:]}", _pos(tok)))
+
+
+def _build_func(parsed, module, diags) -> Func:
+    name_tok, args, result_types, body = parsed
+    scope = _Scope(diags)
+    arg_values = []
+    for tok, ty in args:
+        v = Value(tok[1:], ty)
+        scope.define(v, tok)
+        arg_values.append(v)
+    func = Func(str(name_tok)[1:], arg_values, result_types, pos=_pos(name_tok))
+    func.module = module
     for item in body:
         if item[0] == "return":
-            _, kw, operands, types = item
-            func.set_outputs([lookup(t) for t in operands])
-            func.ret.pos = _pos(kw)
-            func.ret.operand_pos = [_pos(t) for t in operands]
-            if types is not None:
-                func.written_ret_types = [t for t, _ in types]
-                func.ret.type_pos = [_pos(tok) for _, tok in types]
-            continue
-        _, results, opname, operands, attrs, types, loc = item
-        in_values = [lookup(t) for t in operands]
-        pos = _pos(results[0])
-        result_types = [t for t, _ in types] if types is not None else None
-        if result_types is None:
-            result_types = _infer_for_parser(str(opname), in_values, attrs, module, len(results), pos, diags)
-        elif len(result_types) != len(results):
-            diags.append(Diagnostic(f"{opname} has {len(results)} results but {len(result_types)} result types", pos))
-            result_types = (result_types + [None] * len(results))[: len(results)]
-        op = Op(str(opname), in_values, fill_defaults(str(opname), attrs), result_types, [r[1:] for r in results], loc,
-                pos)
-        op.operand_pos = [_pos(t) for t in operands]
-        op.func = func
-        for r, tok in zip(op.results, results):
-            define(r, tok)
-        if types is not None:
-            op.type_pos = [_pos(tok) for _, tok in types]
-        func.ops.append(op)
-    for tok in undefined:
-        later = env.get(tok[1:])
-        if later is not None:
-            diags.append(Diagnostic(f"value %{tok[1:]} is used before it is defined", _pos(tok),
-                                    notes=[(later.pos, "defined here")]))
+            _build_return(func, item, scope)
         else:
-            diags.append(Diagnostic(f"use of undefined value %{tok[1:]}", _pos(tok)))
+            func.ops.append(_build_op(func, item, scope, module, diags))
+    scope.report_undefined()
     diags.sort(key=lambda d: d.pos or (0, 0))
     func.rebuild_names()
     return func
+
+
+def _build_return(func, item, scope):
+    _, kw, operands, types = item
+    func.set_outputs([scope.lookup(t) for t in operands])
+    func.ret.pos = _pos(kw)
+    func.ret.operand_pos = [_pos(t) for t in operands]
+    if types is not None:
+        func.written_ret_types = [t for t, _ in types]
+        func.ret.type_pos = [_pos(tok) for _, tok in types]
+
+
+def _build_op(func, item, scope, module, diags) -> Op:
+    _, results, opname, operands, attrs, types, loc = item
+    in_values = [scope.lookup(t) for t in operands]
+    pos = _pos(results[0])
+    result_types = [t for t, _ in types] if types is not None else None
+    if result_types is None:
+        result_types = _infer_for_parser(str(opname), in_values, attrs, module, len(results), pos, diags)
+    elif len(result_types) != len(results):
+        diags.append(Diagnostic(f"{opname} has {len(results)} results but {len(result_types)} result types", pos))
+        result_types = (result_types + [None] * len(results))[: len(results)]
+    op = Op(str(opname), in_values, fill_defaults(str(opname), attrs), result_types, [r[1:] for r in results], loc,
+            pos)
+    op.operand_pos = [_pos(t) for t in operands]
+    op.func = func
+    for r, tok in zip(op.results, results):
+        scope.define(r, tok)
+    if types is not None:
+        op.type_pos = [_pos(tok) for _, tok in types]
+    return op
 
 
 def _infer_for_parser(opname, in_values, attrs, module, nresults, pos, diags):

@@ -98,7 +98,7 @@ def quote(s: str) -> str:
                    for c in text)
 
 
-def format_attr(v) -> str:
+def format_attr(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -124,7 +124,7 @@ def _dense_values(v, dtype: str) -> str:
     return str(int(v))
 
 
-def format_loc(loc) -> str:
+def format_loc(loc: object) -> str:
     if isinstance(loc, FileLoc):
         return f"{quote(loc.file)}:{loc.line}:{loc.col}"
     if isinstance(loc, NameLoc):

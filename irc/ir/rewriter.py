@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .core import Func, Op, Value
+from collections.abc import Iterable, Sequence
+
+from .core import Func, Op, TensorType, Value
 from .ops.registry import fill_defaults
 
 
@@ -15,7 +17,8 @@ class Rewriter:
         self._inserts: dict[int, list[Op]] = {}  # id(anchor op) -> ops to place before it
         self.changed = False
 
-    def create(self, name: str, operands, attrs, result_types, result_names, loc=None) -> Op:
+    def create(self, name: str, operands: Sequence[Value], attrs: dict, result_types: Sequence[TensorType],
+               result_names: Iterable[str], loc: object = None) -> Op:
         """A new op (not yet placed); its result names are made unique within the function."""
         op = Op(name, operands, fill_defaults(name, attrs), result_types, [""] * len(result_types), loc)
         for r, base in zip(op.results, result_names):
@@ -46,7 +49,7 @@ class Rewriter:
         self._erased.add(id(op))
         self.changed = True
 
-    def replace_op(self, op: Op, new_values) -> None:
+    def replace_op(self, op: Op, new_values: Iterable[Value]) -> None:
         """Make every use of op's results use new_values instead, then erase op."""
         for old, new in zip(op.results, new_values):
             self.replace_all_uses(old, new)
@@ -58,7 +61,7 @@ class Rewriter:
             op.set_operand(i, value)
             self.changed = True
 
-    def adopt_names(self, new, old) -> None:
+    def adopt_names(self, new: Op | Iterable[Value], old: Op | Iterable[Value]) -> None:
         """`new`'s results take `old`'s result names (ops or lists of values); `old` must be erased."""
         news = new.results if isinstance(new, Op) else list(new)
         olds = old.results if isinstance(old, Op) else list(old)
@@ -67,7 +70,8 @@ class Rewriter:
                 self.func._names.discard(r.name)
                 r.name = o.name
 
-    def rebuild(self, op: Op, operands=None, attrs=None, result_types=None, loc=None, name=None) -> Op:
+    def rebuild(self, op: Op, operands: Sequence[Value] | None = None, attrs: dict | None = None,
+                result_types: Sequence[TensorType] | None = None, loc: object = None, name: str | None = None) -> Op:
         """A new op in place of `op` (same names, uses moved to it); unspecified parts are copied."""
         new = self.create(name or op.name, op.operands if operands is None else operands,
                           op.attrs if attrs is None else attrs,
@@ -78,7 +82,8 @@ class Rewriter:
         self.replace_op(op, new.results)
         return new
 
-    def set_signature(self, arg_types=None, result_types=None) -> None:
+    def set_signature(self, arg_types: Iterable[TensorType] | None = None,
+                      result_types: Iterable[TensorType] | None = None) -> None:
         """Change the function's argument and/or result types (the caller rewrites the users)."""
         if arg_types is not None:
             for a, t in zip(self.func.args, arg_types):

@@ -18,7 +18,7 @@ class OpTable(dict):
         self.what = what
         self.ir_keys = ir_keys
 
-    def key(self, name):
+    def key(self, name: object) -> object:
         if self.ir_keys and isinstance(name, str) and "." not in name:
             return "nn." + name
         return name
@@ -33,5 +33,5 @@ class OpTable(dict):
             return fn
         return deco
 
-    def lookup(self, name):
+    def lookup(self, name: object) -> Callable | None:
         return self.get(self.key(name))

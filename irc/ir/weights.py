@@ -13,6 +13,8 @@ import json
 import mmap
 import os
 import struct
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from .core import TensorType
 from .diagnostics import IrcError
 from .dtypes import IR_TO_NP, IR_TO_ST, ITEMSIZE, NP_TO_IR, ST_TO_IR  # noqa: F401 (IR_TO_NP, IR_TO_ST re-exported)
 from .writer import write_files
+
+if TYPE_CHECKING:
+    import torch
 
 
 class WeightError(IrcError):
@@ -105,7 +110,7 @@ class WeightStore:
 
     # -- writing
 
-    def add(self, key: str, array, dtype: str | None = None) -> None:
+    def add(self, key: str, array: np.ndarray | torch.Tensor, dtype: str | None = None) -> None:
         """Keep a new tensor in memory under `key` (a NumPy array or something with .numpy())."""
         if not isinstance(array, np.ndarray):
             array = array.numpy() if hasattr(array, "numpy") else np.asarray(array)
@@ -126,7 +131,7 @@ class WeightStore:
             key = f"{base}_{i}"
         return key
 
-    def writer(self, keys, metadata: dict | None = None):
+    def writer(self, keys: Iterable[str], metadata: dict | None = None) -> Callable[[BinaryIO], None]:
         """A function that writes the tensors `keys` (sorted) as one safetensors file (for `write_files`)."""
         keys = sorted(set(keys))
         entries = []
@@ -141,11 +146,11 @@ class WeightStore:
                 f.write(self.raw(k))
         return write
 
-    def save(self, path: str, keys) -> None:
+    def save(self, path: str, keys: Iterable[str]) -> None:
         """Write the tensors `keys` (sorted) to a safetensors file at `path`, atomically."""
         write_files([(path, self.writer(keys))], inputs=[self.path])
 
-    def close(self):
+    def close(self) -> None:
         if self._mmap is not None and not isinstance(self._mmap, bytes):
             self._mmap.close()
         if self._file is not None:
@@ -153,7 +158,7 @@ class WeightStore:
         self._mmap = self._file = None
 
 
-def validate_header(header, data_len: int, path: str) -> dict:
+def validate_header(header: object, data_len: int, path: str) -> dict:
     """The tensors of a safetensors header, checked in full before any is used: a JSON object of
     {key: {dtype, shape, data_offsets}} whose offsets are ordered, inside the data section, exactly
     numel × itemsize long and non-overlapping."""
@@ -211,7 +216,7 @@ def resolve_weights_path(ir_path: str | None, name: str, allow_outside: bool = F
     return path
 
 
-def safetensors_header(entries, metadata: dict | None = None) -> bytes:
+def safetensors_header(entries: Iterable[tuple[str, str, Sequence[int]]], metadata: dict | None = None) -> bytes:
     """The 8-byte length and the JSON header of a safetensors file holding `entries`, (key, dtype, shape)
     in file order, padded to 8 bytes; `metadata` (str → str) goes in `__metadata__`."""
     header, offset = {}, 0

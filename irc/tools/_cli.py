@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
 import traceback
 
 from ..ir import IrcError
@@ -49,17 +51,61 @@ def run(prog: str, body, argv=None) -> int:
         if debug:
             traceback.print_exc()
         else:
-            sys.stderr.write(f"{prog}: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)\n")
+            sys.stderr.write(f"{prog}: internal error: {type(e).__name__}: {e} "
+                             "(rerun with --debug for the traceback)\n")
         return 1
-
-
-def not_built(prog: str, issue: str):
-    def main(argv=None):
-        sys.stderr.write(f"{prog}: not built yet ({issue}); see README.md\n")
-        return 2
-    return main
 
 
 def info(args, message: str) -> None:
     if not getattr(args, "quiet", False):
         sys.stderr.write(message + "\n")
+
+
+class Progress:
+    """One updating line on a terminal (the step and the seconds so far, refreshed twice a second);
+    nothing when stderr is not a terminal or with --quiet."""
+
+    def __init__(self, prog: str, args: argparse.Namespace):
+        self.prog = prog
+        self.enabled = sys.stderr.isatty() and not getattr(args, "quiet", False)
+        self.start = time.monotonic()
+        self.width = 0
+        self.msg = None
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        if self.enabled:
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self):
+        while not self.stop.wait(0.5):
+            self._draw()
+
+    def _draw(self):
+        with self.lock:
+            if self.msg is None or self.stop.is_set():
+                return
+            line = f"{self.prog}: {self.msg} ... ({time.monotonic() - self.start:.0f}s)"
+            sys.stderr.write("\r" + line.ljust(self.width))
+            sys.stderr.flush()
+            self.width = len(line)
+
+    def __call__(self, msg: str) -> None:
+        if self.enabled:
+            self.msg = msg
+            self._draw()
+
+    def done(self) -> None:
+        """The command is over: stop refreshing and clear the line."""
+        self.stop.set()
+        self.clear()
+
+    def clear(self) -> None:
+        """Clear the line (before a warning, say); it is drawn again at the next step."""
+        if not self.enabled:
+            return
+        with self.lock:
+            self.msg = None
+            if self.width:
+                sys.stderr.write("\r" + " " * self.width + "\r")
+                sys.stderr.flush()
+                self.width = 0

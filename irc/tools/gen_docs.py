@@ -1,18 +1,18 @@
-"""python -m irc.tools.gen_docs [--check] [PATH]: write docs/ops.md from the op registry."""
+"""python -m irc.tools.gen_docs [--check] [PATH]: write docs/ops.md from the op registry and the op tables."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from ..ir.ops.docs import render
+from ..coverage import render_docs
 from ..ir.writer import write_files
 from ._cli import make_parser, run
 
 DEFAULT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "ops.md")
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     return run("irc-gen-docs", _main, argv)
 
 
@@ -21,7 +21,7 @@ def _main(argv):
     p.add_argument("path", nargs="?", default=DEFAULT)
     p.add_argument("--check", action="store_true", help="exit 1 if the file is stale instead of writing it")
     args = p.parse_args(argv)
-    text = render()
+    text = render_docs()
     if args.check:
         current = ""
         if os.path.exists(args.path):

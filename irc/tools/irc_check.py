@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..ir import IrcError
-from ._cli import info, make_parser, run
+from ._cli import Progress, info, make_parser, run
 
 EXAMPLE = """\
   irc-import resnet50.pth --shape 3,224,224 --batch dynamic -o resnet50.ir
@@ -24,7 +24,7 @@ cos (cosine similarity), argmax agreement over the last axis, and whether the ru
 Exit status: 0 when every output satisfies the rule, 1 when one does not (or on an error)."""
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     return run("irc-check", _main, argv)
 
 
@@ -44,6 +44,8 @@ def _main(argv):
     p.add_argument("--rtol", type=float, help="override the rule's relative tolerance")
     p.add_argument("--atol", type=float, help="override the rule's absolute tolerance")
     p.add_argument("--seed", type=int, default=0, help="seed for the random inputs (default 0)")
+    p.add_argument("--allow-outside-weights", action="store_true",
+                   help="read a weight file that the IR names outside its own folder (refused by default)")
     p.add_argument("--arch", help="as irc-import: the architecture for a state_dict, package.module:callable or "
                                   "path/to/file.py:Class")
     p.add_argument("--arch-args", metavar="JSON", help="as irc-import: keyword arguments for --arch, a JSON object")
@@ -51,12 +53,10 @@ def _main(argv):
                    help="as irc-import: allow loading a pickled whole-model checkpoint (can run code)")
     args = p.parse_args(argv)
     try:
-        from ..frontend.torch_load import load_source
+        from ..frontend.torch.load import load_source
     except ImportError:
-        raise IrcError("reading SOURCE needs the PyTorch frontend (irc.frontend.torch_load), which is not "
+        raise IrcError("reading SOURCE needs the PyTorch frontend (irc.frontend.torch), which is not "
                        "installed in this build") from None
-    from .irc_emit import Progress
-
     progress = Progress("irc-check", args)
     progress("loading " + args.source)
     from ..frontend.onnx import is_onnx_file
@@ -72,7 +72,7 @@ def _main(argv):
     progress("running both models")
     try:
         result = check(model, ir=args.ir, emitted=args.emitted, onnx=args.onnx, rule=args.rule, rtol=args.rtol,
-                       atol=args.atol, seed=args.seed)
+                       atol=args.atol, seed=args.seed, allow_outside_weights=args.allow_outside_weights)
     finally:
         progress.done()
     for line in result.lines():

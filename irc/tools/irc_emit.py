@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from .. import ir
 from ..ir import IrcError
 from ..ir.stats import human, summary
-from ._cli import info, make_parser, run
+from ._cli import Progress, info, make_parser, run
 
 EXAMPLE = """\
   irc-emit resnet50.ir --target pytorch -o resnet50_pt/
@@ -20,32 +19,7 @@ EXAMPLE = """\
       writes one ONNX file (tensors above 2 GB go to resnet50.onnx.data)"""
 
 
-class Progress:
-    """One updating line on a terminal (`PROG: step ... (3s)`); nothing when stderr is not a terminal
-    or with --quiet."""
-
-    def __init__(self, prog: str, args):
-        self.prog = prog
-        self.enabled = sys.stderr.isatty() and not getattr(args, "quiet", False)
-        self.start = time.monotonic()
-        self.width = 0
-
-    def __call__(self, msg: str):
-        if not self.enabled:
-            return
-        line = f"{self.prog}: {msg} ... ({time.monotonic() - self.start:.0f}s)"
-        sys.stderr.write("\r" + line.ljust(self.width))
-        sys.stderr.flush()
-        self.width = len(line)
-
-    def done(self):
-        if self.enabled and self.width:
-            sys.stderr.write("\r" + " " * self.width + "\r")
-            sys.stderr.flush()
-            self.width = 0
-
-
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     return run("irc-emit", _main, argv)
 
 
@@ -58,6 +32,8 @@ def _main(argv):
                     "onnx.checker.check_model(full_check=True); value and node names follow the IR's.", EXAMPLE)
     p.add_argument("input", help="the .ir file to emit")
     p.add_argument("--target", required=True, choices=["pytorch", "onnx"], help="what to write")
+    p.add_argument("--allow-outside-weights", action="store_true",
+                   help="read a weight file that the IR names outside its own folder (refused by default)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="for pytorch: the directory to write model.py and model.safetensors into (created if "
                         "missing); for onnx: the .onnx file")
@@ -69,7 +45,7 @@ def _main(argv):
             raise IrcError(f"--opset {args.opset}: irc writes ONNX opsets 13 to 21")
         progress = Progress("irc-emit", args)
         progress("reading " + args.input)
-        module = ir.load(args.input)
+        module = ir.load(args.input, allow_outside_weights=args.allow_outside_weights)
         from ..backend.onnx import emit_onnx
 
         try:
@@ -82,7 +58,7 @@ def _main(argv):
         return 0
     progress = Progress("irc-emit", args)
     progress("reading " + args.input)
-    module = ir.load(args.input)
+    module = ir.load(args.input, allow_outside_weights=args.allow_outside_weights)
     from ..backend.pytorch import emit_pytorch
 
     try:

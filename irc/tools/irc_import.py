@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-import time
 
 from ..ir import DTYPES, IrcError
-from ._cli import info, make_parser, run
+from ._cli import Progress, info, make_parser, run
 
 EXAMPLE = """\
   # a whole-model pickle, one input of 3x224x224, batch 1
@@ -35,7 +33,7 @@ def parse_shape(text: str) -> tuple:
     return dims
 
 
-def parse_batch(text: str):
+def parse_batch(text: str) -> int | str:
     if text == "dynamic":
         return "dynamic"
     try:
@@ -47,69 +45,12 @@ def parse_batch(text: str):
     return b
 
 
-class _Progress:
-    """One updating line on a terminal (the step and the seconds so far, refreshed twice a second);
-    nothing when stderr is not a terminal or with --quiet."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.start = time.monotonic()
-        self.width = 0
-        self.msg = None
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        if enabled:
-            threading.Thread(target=self._tick, daemon=True).start()
-
-    def _tick(self):
-        while not self.stop.wait(0.5):
-            self._draw()
-
-    def _draw(self):
-        with self.lock:
-            if self.msg is None or self.stop.is_set():
-                return
-            line = f"irc-import: {self.msg} ... ({time.monotonic() - self.start:.0f}s)"
-            sys.stderr.write("\r" + line.ljust(self.width))
-            sys.stderr.flush()
-            self.width = len(line)
-
-    def __call__(self, msg: str):
-        if self.enabled:
-            self.msg = msg
-            self._draw()
-
-    def done(self):
-        if not self.enabled:
-            return
-        with self.lock:
-            self.msg = None
-            if self.width:
-                sys.stderr.write("\r" + " " * self.width + "\r")
-                sys.stderr.flush()
-                self.width = 0
-
-
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     return run("irc-import", _main, argv)
 
 
-def _main(argv):
-    p = make_parser("irc-import", "Import a PyTorch model into irc IR (m.ir + m.safetensors).", EXAMPLE)
-    p.add_argument("model", help="the model file: torch.save pickle or state_dict, TorchScript archive, .pt2, or ONNX")
-    p.add_argument("--shape", action="append", default=[], metavar="C,H,W",
-                   help="per-sample input shape (without the batch); once per input")
-    p.add_argument("--batch", default="1", help="batch size N (default 1) or 'dynamic' for a '?' batch dimension")
-    p.add_argument("--dtype", action="append", default=[], metavar="DTYPE",
-                   help=f"element type per input (default f32); one of {' '.join(DTYPES)}")
-    p.add_argument("--arch", help="architecture for a state_dict: package.module:callable or path/to/file.py:Class")
-    p.add_argument("--arch-args", metavar="JSON", help="keyword arguments for --arch, as a JSON object")
-    p.add_argument("--trust-pickle", action="store_true",
-                   help="load whole-model pickles that weights_only loading refuses (runs code from the file)")
-    p.add_argument("--name", help="the IR module's name (default: the model's class name)")
-    p.add_argument("-o", "--output", required=True, help="the .ir file to write (weights go beside it)")
-    args = p.parse_args(argv)
-
+def _check_args(args):
+    """The per-input shapes and dtypes and the batch, after every check that needs no file."""
     shapes = [parse_shape(s) for s in args.shape]
     batch = parse_batch(args.batch)
     dtypes = list(args.dtype)
@@ -131,13 +72,47 @@ def _main(argv):
         raise IrcError(f"-o {out}: directory {out_dir} does not exist")
     if args.name is not None and not args.name.strip():
         raise IrcError("--name must not be empty")
+    return shapes, dtypes, batch
 
-    progress = _Progress(sys.stderr.isatty() and not args.quiet)
+
+def _summary(args, module, out: str, kind: str) -> None:
+    from ..ir.flops import count_flops, format_flops
+    from ..ir.stats import summary
+
+    dynamic = any(d is None for a in module.main.args for d in a.type.shape)
+    shape_note = ", ".join(str(a.type) for a in module.main.args)
+    flops = format_flops(count_flops(module)) + (" per sample" if dynamic else "")
+    wname = os.path.splitext(os.path.basename(out))[0] + ".safetensors"
+    written = f"{out} and {wname}" if any(op.name == "nn.param" for op in module.ops()) else out
+    info(args, f"irc-import: wrote {written} from {kind} {os.path.basename(args.model)}\n"
+               f"  inputs: {shape_note}\n  {summary(module)}\n  {flops} at the imported shape")
+
+
+def _main(argv):
+    p = make_parser("irc-import", "Import a PyTorch model into irc IR (m.ir + m.safetensors).", EXAMPLE)
+    p.add_argument("model", help="the model file: torch.save pickle or state_dict, TorchScript archive, .pt2, or ONNX")
+    p.add_argument("--shape", action="append", default=[], metavar="C,H,W",
+                   help="per-sample input shape (without the batch); once per input")
+    p.add_argument("--batch", default="1", help="batch size N (default 1) or 'dynamic' for a '?' batch dimension")
+    p.add_argument("--dtype", action="append", default=[], metavar="DTYPE",
+                   help=f"element type per input (default f32); one of {' '.join(DTYPES)}")
+    p.add_argument("--arch", help="architecture for a state_dict: package.module:callable or path/to/file.py:Class")
+    p.add_argument("--arch-args", metavar="JSON", help="keyword arguments for --arch, as a JSON object")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="load whole-model pickles that weights_only loading refuses (runs code from the file)")
+    p.add_argument("--name", help="the IR module's name (default: the model's class name)")
+    p.add_argument("-o", "--output", required=True, help="the .ir file to write (weights go beside it)")
+    args = p.parse_args(argv)
+
+    shapes, dtypes, batch = _check_args(args)
+    out = args.output
+
+    progress = Progress("irc-import", args)
     warnings_seen = []
 
     def warn(msg):
         warnings_seen.append(msg)
-        progress.done()
+        progress.clear()
         sys.stderr.write(f"irc-import: warning: {msg}\n")
 
     try:
@@ -146,7 +121,7 @@ def _main(argv):
 
         if is_onnx_file(args.model):  # detected by content: an ONNX ModelProto, whatever the file is called
             return _import_onnx(args, out, progress, warn)
-        from ..frontend.torch_load import load_source
+        from ..frontend.torch.load import load_source
 
         src = load_source(args.model, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
         from ..frontend.torch import import_model
@@ -165,17 +140,7 @@ def _main(argv):
         ir.save(module, out)
     finally:
         progress.done()
-        progress.stop.set()
-    from ..ir.flops import count_flops, format_flops
-    from ..ir.stats import summary
-
-    dynamic = any(d is None for a in module.main.args for d in a.type.shape)
-    shape_note = ", ".join(str(a.type) for a in module.main.args)
-    flops = format_flops(count_flops(module)) + (" per sample" if dynamic else "")
-    wname = os.path.splitext(os.path.basename(out))[0] + ".safetensors"
-    written = f"{out} and {wname}" if any(op.name == "nn.param" for op in module.ops()) else out
-    info(args, f"irc-import: wrote {written} from {src.kind} {os.path.basename(args.model)}\n"
-               f"  inputs: {shape_note}\n  {summary(module)}\n  {flops} at the imported shape")
+    _summary(args, module, out, src.kind)
     return 0
 
 

@@ -22,11 +22,12 @@ def list_passes() -> str:
         cls = REGISTRY[name]
         lines.append(f"  {name:<16} {cls.summary}")
         for f in cls.options():
-            lines.append(f"      {{{f.name.replace('_', '-')}={f.default!r}}}  ({f.type if isinstance(f.type, str) else f.type.__name__})")
+            kind = f.type if isinstance(f.type, str) else f.type.__name__
+            lines.append(f"      {{{f.name.replace('_', '-')}={f.default!r}}}  ({kind})")
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     return run("irc-opt", _main, argv)
 
 
@@ -49,7 +50,8 @@ def _main(argv):
     if not args.input:
         p.error("the following arguments are required: input")
     passes = parse_pipeline(args.passes)  # before reading, so a typo costs nothing
-    module = ir.load(args.input, verify_module=False, allow_outside_weights=args.allow_outside_weights)  # run_passes verifies before the first pass that needs it
+    # run_passes verifies before the first pass that needs it
+    module = ir.load(args.input, verify_module=False, allow_outside_weights=args.allow_outside_weights)
     run_passes(module, passes, verify_each=not args.no_verify_each,
                print_after_all=sys.stdout if args.print_ir_after_all else None, strip_locs=args.strip_locs)
     if args.no_verify_each or not passes:
