@@ -241,7 +241,7 @@ def _inputs(module):
     g = torch.Generator().manual_seed(0)
     out = []
     for a in module.main.args:
-        shape = tuple(2 if d is None else d for d in a.type.shape)
+        shape = tuple(a.type.shape)
         if a.type.dtype.startswith(("f", "bf")):
             out.append(torch.randn(shape, generator=g).to(torch_dtype(a.type.dtype)))
         else:
@@ -259,6 +259,28 @@ def _too_big(module, limit=20_000_000) -> bool:
     return False
 
 
+OUTCOMES: dict[str, int] = {}
+
+
+def _outcome(kind: str) -> None:
+    OUTCOMES[kind] = OUTCOMES.get(kind, 0) + 1
+
+
+def _specialized(text, store):
+    """The module with every dynamic dim 1 (types re-inferred), or None when that does not verify: run on
+    static shapes, a program the verifier accepts must not fail in torch."""
+    import irc
+
+    try:
+        m = irc.parse(text.replace("<?x", "<1x").replace("x?x", "x1x").replace("x?x", "x1x"), "fuzz.ir",
+                      weights=store)
+        irc.run_passes(m, irc.passes.parse_pipeline("infer-shapes"))
+        irc.verify(m)
+    except irc.IrcError:
+        return None
+    return m
+
+
 def check_one(text, store) -> str | None:
     """None when the input ends as the oracle wants; else a description of the finding."""
     import irc
@@ -266,9 +288,19 @@ def check_one(text, store) -> str | None:
 
     try:
         m = irc.parse(text, "fuzz.ir", weights=store)
+    except irc.IrcError:
+        _outcome("diagnostic")
+        return None
+    try:
         irc.verify(m)
     except irc.IrcError:
-        return None
+        # the hand-edit workflow: infer-shapes repairs the types, then the module verifies or says why not
+        try:
+            irc.run_passes(m, irc.passes.parse_pipeline("infer-shapes"))
+        except irc.IrcError:
+            _outcome("diagnostic")
+            return None
+        _outcome("repaired by infer-shapes")
     printed = irc.print(m)
     again = irc.parse(printed, "fuzz.ir", weights=store)
     irc.verify(again)
@@ -277,13 +309,21 @@ def check_one(text, store) -> str | None:
     try:
         irc.run_passes(again, irc.passes.parse_pipeline(PIPELINE))
     except irc.IrcError:
+        _outcome("pass diagnostic")
         return None  # a pass that refuses an input says so; that is a diagnostic
-    if _too_big(again):
+    static = _specialized(irc.print(again), store)
+    if static is None:
+        _outcome("valid, no static specialisation")
+        return None  # which sizes such a program accepts is known only at run time
+    if _too_big(static):
+        _outcome("valid, too large to run")
         return None  # a valid model too large to run here is not a finding
     try:
-        Executor(again)(*_inputs(again))
+        Executor(static)(*_inputs(static))
     except irc.IrcError:
+        _outcome("run diagnostic")
         return None
+    _outcome("valid, ran")
     return None
 
 
@@ -317,6 +357,7 @@ def run(n_inputs, seed, with_models=True, out=sys.stdout):
             kinds[key] = kinds.get(key, 0) + 1
             findings.append({"input": i, "seed": name, "problem": problem, "text": mutated[:4000]})
     summary = {"inputs": n_inputs, "seed": seed, "findings": len(findings), "signatures": kinds,
+               "outcomes": dict(OUTCOMES),
                "seconds": round(time.time() - start, 1), "first": findings[:20]}
     json.dump(summary, out)
     out.write("\n")

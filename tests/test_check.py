@@ -134,14 +134,14 @@ def fake_loader(monkeypatch, source):
     """SOURCE resolution is the frontend's (load_source); here it returns the fixture model and records
     the flags it was given, so the command's own behaviour is tested whatever the frontend supports."""
     calls = []
-    mod = types.ModuleType("irc.frontend.torch_load")
+    mod = types.ModuleType("irc.frontend.torch.load")
 
     def load_source(path, arch=None, arch_args=None, trust_pickle=False):
         calls.append((path, arch, arch_args, trust_pickle))
         return source
 
     mod.load_source = load_source
-    monkeypatch.setitem(sys.modules, "irc.frontend.torch_load", mod)
+    monkeypatch.setitem(sys.modules, "irc.frontend.torch.load", mod)
     return calls
 
 
@@ -188,7 +188,7 @@ def test_command_help_has_an_example(capsys):
 
 def test_command_with_the_real_loader(source, ir_path, tmp_path, capsys):
     """SOURCE as irc-import takes it: a state_dict file plus --arch FILE.py:Class."""
-    pytest.importorskip("irc.frontend.torch_load")
+    pytest.importorskip("irc.frontend.torch.load")
     import inspect
 
     import irc

@@ -117,7 +117,7 @@ def test_small_vision_transformer(tmp_path):
     from torchvision.models.vision_transformer import VisionTransformer
 
     from irc import emit_pytorch
-    from irc.backend.torch_exec import run
+    from irc.backend.pytorch.executor import run
     from irc.fidelity import assert_close
     from irc.frontend.torch import import_model
 

@@ -65,14 +65,19 @@ def test_all_ops_is_readable(tmp_path):
     assigned = [t.id for st in fwd.body if isinstance(st, ast.Assign) for tgt in st.targets
                 for t in (tgt.elts if isinstance(tgt, ast.Tuple) else [tgt])]
     # forward reads top to bottom with the IR's value names (a builtin name like `sum` gets a `_`)
-    ir_names = [r.name for op in m.main.ops if op.name != "nn.param" and op.kind != "dropout" for r in op.results]
+    # (constants are built once, in __init__, as non-persistent buffers)
+    ir_names = [r.name for op in m.main.ops if op.name != "nn.param" and op.kind not in ("dropout", "constant")
+                for r in op.results]
     expect = [n + "_" if n == "sum" else ("_" + n if n == "c" else n) for n in ir_names]
     assert assigned == expect
     assert "self.pw(F.pad(dw, (1, 0, 0, 1)))" in src  # asymmetric padding stays a module call
     assert "self.conv = nn.Conv2d(8, 8, 3, padding=1, groups=8)" in src
+    assert 'self.register_buffer("half_", torch.tensor(0.5, dtype=torch.float32), persistent=False)' in src
+    assert "F.max_pool2d(g, kernel_size=(3, 3), stride=(2, 2), ceil_mode=True)" in src  # keywords, no defaults
     # one class, plus load() and example_inputs(); only torch imported at the top
     assert [n.name for n in tree.body if isinstance(n, ast.ClassDef)] == ["AllOps"]
-    assert {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} == {"load", "example_inputs"}
+    assert {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} == {"load", "example_inputs",
+                                                                              "finish_pending_writes"}
 
 
 def test_emitting_twice_is_byte_identical(tmp_path):
@@ -298,13 +303,13 @@ def test_nhwc_layout_and_float64(tmp_path):
 
 
 def test_a_failed_emission_leaves_the_directory_as_it_was(tmp_path, monkeypatch):
-    import irc.backend.pytorch as backend
+    import irc.ir.writer as writer
 
     m = golden("all_ops.ir", tmp_path)
     out = tmp_path / "out"
     emit(m, out)
     before = {f: (out / f).read_bytes() for f in ("model.py", "model.safetensors")}
-    real, calls = backend._write_temp, []
+    real, calls = writer._write_temp, []
 
     def failing(path, write):
         calls.append(path)
@@ -312,9 +317,9 @@ def test_a_failed_emission_leaves_the_directory_as_it_was(tmp_path, monkeypatch)
             raise OSError("disk full")
         return real(path, write)
 
-    monkeypatch.setattr(backend, "_write_temp", failing)
+    monkeypatch.setattr(writer, "_write_temp", failing)
     m.weights.add("conv.bias", m.weights.numpy("conv.bias") * 2)  # new weights that must not land
-    with pytest.raises(OSError):
+    with pytest.raises((OSError, writer.WriteError)):
         emit(m, out)
     assert sorted(os.listdir(out)) == ["model.py", "model.safetensors"]
     assert {f: (out / f).read_bytes() for f in before} == before
@@ -402,7 +407,7 @@ def test_params_not_named_like_a_module_get_a_module_at_the_value_name(tmp_path)
     assert isinstance(model.head, torch.nn.Conv2d)  # `head` was its own weight's key: now head.weight
     assert isinstance(model.shared, torch.nn.Parameter)  # read by two convs
     assert isinstance(model.tok, torch.nn.Parameter)  # `tok.proj` would sit under the tensor `tok`
-    assert "F.conv2d(up, self.onnx_Conv_7," in src
+    assert "F.conv2d(up, self.onnx_Conv_7)" in src  # no bias, default stride etc.
     mapping = emitted_source_keys(str(tmp_path / "out"))
     assert mapping == {"layer1.0.conv1.weight": "onnx::Conv_193", "layer1.0.conv1.bias": "onnx::Conv_194",
                        "blocks.1.weight": "/blocks/Conv_output_0", "head.weight": "head",

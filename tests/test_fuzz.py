@@ -35,9 +35,11 @@ def test_the_oracle_can_fail():
             "    %y = nn.relu(%x) : tensor<2x3xf32>\n    return %y : tensor<2x3xf32>\n  }\n}\n")
     assert fuzz_engine.check_one(text, None) is None
     real = irc.print
+    calls = []
 
-    def broken(module, **kw):
-        return real(module, **kw).replace("nn.relu", "nn.sigmoid")
+    def broken(module, **kw):  # a printer that is not canonical: each print ends differently
+        calls.append(1)
+        return real(module, **kw) + f"// print {len(calls)}\n"
     try:
         irc.print = broken
         assert fuzz_engine.check_one(text, None) == "print/parse round trip changed the text"

@@ -18,9 +18,9 @@ from helpers import randomize_  # noqa: E402
 from models.mobilenet_v1 import MobileNetV1  # noqa: E402
 
 import irc  # noqa: E402
-from irc.backend.torch_exec import Executor  # noqa: E402
+from irc.backend.pytorch.executor import Executor  # noqa: E402
 from irc.fidelity import assert_close  # noqa: E402
-from irc.frontend.torch_load import detect_kind, load_source, pickle_globals  # noqa: E402
+from irc.frontend.torch.load import detect_kind, load_source, pickle_globals  # noqa: E402
 from irc.ir import IrcError  # noqa: E402
 from irc.tools.irc_import import main  # noqa: E402
 
@@ -185,7 +185,7 @@ def test_arch_from_a_user_script(tmp_path, capsys):
     rc, _, err = run_cli([sd, "--arch", f"{script}:Net", "--arch-args", '{"width": 6}', "--shape", "3,8,8",
                           "--batch", "dynamic", "-o", out], capsys)
     assert rc == 0, err
-    from irc.frontend.torch_load import build_arch
+    from irc.frontend.torch.load import build_arch
 
     model = build_arch(f"{script}:Net", {"width": 6})
     model.load_state_dict(torch.load(sd))
@@ -249,7 +249,7 @@ def test_several_inputs_and_dtypes(tmp_path, capsys):
             def forward(self, img, vec):
                 return self.conv(img).mean((2, 3)) + self.fc(vec)
     '''))
-    from irc.frontend.torch_load import build_arch
+    from irc.frontend.torch.load import build_arch
 
     model = randomize_(build_arch(f"{script}:Two"))
     torch.save(model.state_dict(), tmp_path / "two.pt")

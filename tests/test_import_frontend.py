@@ -15,7 +15,7 @@ nn = torch.nn
 from helpers import randomize_  # noqa: E402
 
 import irc  # noqa: E402
-from irc.backend.torch_exec import Executor  # noqa: E402
+from irc.backend.pytorch.executor import Executor  # noqa: E402
 from irc.fidelity import assert_close  # noqa: E402
 from irc.ir import FileLoc, IrcError  # noqa: E402
 

@@ -16,7 +16,7 @@ from helpers import randomize_  # noqa: E402
 from models.zoo import ZOO  # noqa: E402
 
 import irc  # noqa: E402
-from irc.backend.torch_exec import Executor  # noqa: E402
+from irc.backend.pytorch.executor import Executor  # noqa: E402
 from irc.fidelity import assert_close  # noqa: E402
 
 

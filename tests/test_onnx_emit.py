@@ -28,7 +28,7 @@ def run_ort(path, module, batch, seed=0):
 
 def check_against_executor(module, path, batches=(1, 3)):
     """Every output of the ONNX file in onnxruntime vs the torch executor; returns the max |diff|."""
-    from irc.backend.torch_exec import Executor
+    from irc.backend.pytorch.executor import Executor
     from irc.fidelity import assert_close
 
     ex = Executor(module)
@@ -287,7 +287,10 @@ def test_opset_specific_forms(tmp_path):
 
     el = _module("elementwise", tmp_path)
     nl = _module("norm_linalg", tmp_path)
-    kinds = lambda m, opset: {n.op_type for n in build_model(m, opset).graph.node}
+
+    def kinds(m, opset):
+        return {n.op_type for n in build_model(m, opset).graph.node}
+
     assert "Gelu" in kinds(el, 20) and "Gelu" not in kinds(el, 18) and "Erf" in kinds(el, 18)
     assert "HardSwish" in kinds(el, 14) and "HardSwish" not in kinds(el, 13)
     assert "LayerNormalization" in kinds(nl, 17) and "LayerNormalization" not in kinds(nl, 13)
@@ -338,7 +341,7 @@ def test_static_batch_stays_static(tmp_path):
 
 def test_external_data_above_two_gigabytes(tmp_path, monkeypatch):
     """The 2 GB limit is lowered for the test: the same code path moves tensors to <file>.data."""
-    import irc.backend.onnx as backend
+    import irc.backend.onnx.writer as backend
 
     m = _module("conv_pool", tmp_path)
     monkeypatch.setattr(backend, "TWO_GB", 2**24 + 100)

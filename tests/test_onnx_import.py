@@ -36,7 +36,7 @@ def rand(*shape, seed=0):
 
 def run_both(m, batches=(1, 3), seed=0):
     """Import `m`, run it with the executor and in onnxruntime on the same inputs; assert the pass rule."""
-    from irc.backend.torch_exec import Executor
+    from irc.backend.pytorch.executor import Executor
     from irc.fidelity import assert_close
     from irc.frontend.onnx import import_onnx
 

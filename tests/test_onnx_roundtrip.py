@@ -277,7 +277,7 @@ def test_recurrent_layers_round_trip(dynamo, tmp_path):
         torch.onnx.export(model, (x,), path, dynamo=dynamo, **({"external_data": False} if dynamo else {}))
     module = import_onnx(path)
     assert "nn.lstm" in {op.name for op in module.main.ops}
-    from irc.backend.torch_exec import Executor
+    from irc.backend.pytorch.executor import Executor
 
     ref = ort_run(path, x)
     out = Executor(module)(x)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-
 from helpers import IR_DIR
 
 PASS_DIR = os.path.join(IR_DIR, "passes")
@@ -24,8 +23,9 @@ def copy_with_weights(src, tmp_path, seed=0):
     """Like helpers.golden_copy for any .ir path: copy it into tmp_path and write random weights beside it."""
     import shutil
 
-    import irc
     from helpers import _NoWeights, make_weights
+
+    import irc
 
     dst = os.path.join(str(tmp_path), os.path.basename(src))
     shutil.copy(src, dst)
@@ -87,7 +87,7 @@ def batches(module):
 def assert_same_numbers(before, after, rule="pass", seed=0, inputs=None):
     """Run both modules with the torch executor on random inputs (two batch sizes when the batch is
     dynamic) and apply DESIGN.md's post-pass rule to every output. Returns the largest max|d|."""
-    from irc.backend.torch_exec import Executor
+    from irc.backend.pytorch.executor import Executor
     from irc.fidelity import assert_close
 
     eb, ea = Executor(before), Executor(after)

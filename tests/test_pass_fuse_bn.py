@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from test_pass_common import assert_same_numbers, check_golden, load_pair, op_kinds, run_pipeline
 
 
@@ -25,7 +24,7 @@ def test_fuse_bn_keeps_keys_and_records_both_locations(tmp_path):
     run_pipeline(after, "fuse-bn")
     ops = {op.result.name: op for op in after.main.ops}
     c1 = ops["c1"]
-    assert isinstance(c1.loc, FusedLoc) and [l.line for l in c1.loc.locs] == [10, 11]
+    assert isinstance(c1.loc, FusedLoc) and [loc.line for loc in c1.loc.locs] == [10, 11]
     keys = [v.owner.attrs["key"] for v in c1.operands[1:]]
     assert keys == ["c1.weight", "c1.bias"]
     # the conv with a second user is untouched, its batch_norm stays
@@ -74,7 +73,7 @@ module @shared {weights = "shared.safetensors"} {
 """
     p = tmp_path / "shared.ir"
     p.write_text(src)
-    from helpers import make_weights, _NoWeights
+    from helpers import _NoWeights, make_weights
 
     make_weights(irc.parse(src, str(p), weights=_NoWeights()), str(tmp_path / "shared.safetensors"))
     before, after = irc.load(str(p)), irc.load(str(p))
@@ -89,11 +88,11 @@ def test_fused_model_emits_a_sensible_state_dict(tmp_path):
     """After fuse-bn the emitted PyTorch module has biased convs under the source's names and no BN keys,
     and it computes what the unfused IR computes."""
     import torch
+    from test_emit_common import import_model_py
 
     import irc
-    from irc.backend.torch_exec import Executor
+    from irc.backend.pytorch.executor import Executor
     from irc.fidelity import assert_close
-    from test_emit_common import import_model_py
 
     before, after = load_pair("fuse_bn_after.ir", tmp_path)
     run_pipeline(after, "fuse-bn,dce")

@@ -4,7 +4,6 @@ transposes, and a TensorFlow-shaped graph; numbers equal before/after, no transp
 from __future__ import annotations
 
 import pytest
-
 from test_pass_common import assert_round_trip, assert_same_numbers, check_golden, load_pair, op_kinds, run_pipeline
 
 # Each case: the body applied to %c (2x6x6x4, channel-last, made by an nhwc conv), the return values
@@ -205,7 +204,7 @@ def test_tf_shaped_graph(tmp_path, options, golden):
     if options:
         import torch
 
-        from irc.backend.torch_exec import Executor
+        from irc.backend.pytorch.executor import Executor
         from irc.fidelity import assert_close
 
         assert after.main.args[0].type.shape == (None, 3, 16, 16)
@@ -227,7 +226,7 @@ def test_nchw_graph_is_left_alone(tmp_path):
 
 # ----------------------------------------------------------------------------- TensorFlow-style real models
 
-def tfify(module, wrapped=False):
+def tfify(module, wrapped=False):  # noqa: C901  (one case per op kind, as TF writes it)
     """Rewrite an imported NCHW module the way a TensorFlow/Keras model arrives: NHWC input, every rank-4
     activation channel-last, spatial ops with layout nhwc and HWIO weights, concat and reductions on
     channel-last axes, rank-4 constants stored channel-last; any other op on a rank-4 activation is an
@@ -364,10 +363,10 @@ class Blocks:
 @pytest.mark.parametrize("wrapped", [False, True], ids=["nhwc-ops", "onnx-wrapped"])
 def test_tensorflow_style_version_of_a_real_model(wrapped):
     import torch
+    from helpers import randomize_
 
     import irc
-    from helpers import randomize_
-    from irc.backend.torch_exec import Executor
+    from irc.backend.pytorch.executor import Executor
     from irc.fidelity import assert_close
     from irc.frontend.torch import import_model
 
@@ -402,9 +401,9 @@ def test_tensorflow_style_version_of_a_real_model(wrapped):
 def test_tensorflow_style_seed_models(name, size, wrapped):
     import torch
     import torchvision
-
     from helpers import randomize_
-    from irc.backend.torch_exec import Executor
+
+    from irc.backend.pytorch.executor import Executor
     from irc.fidelity import assert_close
     from irc.frontend.torch import import_model
 
@@ -466,10 +465,10 @@ def test_keras_shaped_model_through_onnx(options):
     import warnings
 
     import torch
+    from helpers import randomize_
 
     import irc
-    from helpers import randomize_
-    from irc.backend.torch_exec import Executor
+    from irc.backend.pytorch.executor import Executor
     from irc.fidelity import assert_close
     from irc.frontend.onnx import import_onnx
 

@@ -8,9 +8,16 @@ import os
 from collections import Counter
 
 import pytest
-
-from test_pass_common import (PASS_DIR, assert_round_trip, assert_same_numbers, check_golden, copy_with_weights,
-                              load_pair, op_kinds, run_pipeline)
+from test_pass_common import (
+    PASS_DIR,
+    assert_round_trip,
+    assert_same_numbers,
+    check_golden,
+    copy_with_weights,
+    load_pair,
+    op_kinds,
+    run_pipeline,
+)
 
 PIPELINE = "canonicalize,fuse-bn,fold-constants,cse,dce"
 
@@ -83,10 +90,10 @@ def seed_pipeline(name, size, batch="dynamic", tmp_path=None):
     IR-after)."""
     import torch
     import torchvision
+    from helpers import randomize_
 
     import irc
-    from helpers import randomize_
-    from irc.backend.torch_exec import Executor
+    from irc.backend.pytorch.executor import Executor
     from irc.fidelity import assert_close
     from irc.frontend.torch import import_model
 
@@ -151,7 +158,7 @@ def test_shape_and_buffer_arithmetic_from_the_importer_folds_away():
     import torch
 
     import irc
-    from irc.backend.torch_exec import Executor
+    from irc.backend.pytorch.executor import Executor
     from irc.fidelity import assert_close
     from irc.frontend.torch import import_model
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from test_pass_common import assert_same_numbers, check_golden, load_pair, op_kinds, run_pipeline
 
 

@@ -17,7 +17,7 @@ from models.recurrent import CRNN, GRUEncoder, LSTMTextClassifier, WithStates
 from test_emit_common import import_model_py
 
 import irc
-from irc.backend.torch_exec import run as irc_run
+from irc.backend.pytorch.executor import run as irc_run
 from irc.fidelity import assert_close
 from irc.ir import IrcError
 
@@ -361,12 +361,12 @@ def test_merging_layers_only_where_the_data_is_unchanged(chain, merges, tmp_path
     two directions' features is a different model); merged or not, the numbers stay."""
     from test_emit_common import ir_from_text
 
-    from irc.frontend.onnx_recurrent import merge_layers
+    from irc.passes.merge_recurrent_layers import MergeRecurrentLayers
 
     module = ir_from_text(_two_layers(chain), tmp_path)
     x = torch.randn(5, 3, 3)
     before = irc_run(module, x)
-    assert merge_layers(module.main) == (1 if merges else 0)
+    assert MergeRecurrentLayers().apply(module) == merges
     irc.verify(module)
     ops = [op for op in module.main.ops if op.name == "nn.lstm"]
     assert len(ops) == (1 if merges else 2)

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
+from irc.coverage import render_docs
 from irc.ir.ops import OPS
-from irc.ir.ops.docs import render
 from irc.tools import gen_docs
 
 REQUIRED_OPS = ["param", "constant", "conv2d", "conv_transpose2d", "batch_norm", "linear", "matmul", "relu", "clamp", "leaky_relu", "sigmoid", "tanh", "silu", "gelu", "hardswish", "hardsigmoid", "softmax", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "add", "sub", "mul", "div", "concat", "split", "slice", "reshape", "flatten", "transpose", "pad", "upsample", "mean", "sum", "layer_norm", "dropout"]
@@ -24,23 +24,35 @@ def test_every_op_is_documented():
 
 def test_docs_are_not_stale():
     with open(gen_docs.DEFAULT, encoding="utf-8") as f:
-        assert f.read() == render(), "docs/ops.md is stale: run python -m irc.tools.gen_docs"
+        assert f.read() == render_docs(), "docs/ops.md is stale: run python -m irc.tools.gen_docs"
     assert gen_docs.main(["--check"]) == 0
+
+
+def test_the_coverage_matrix_shows_a_backend_gap(monkeypatch):
+    """A backend that lacks an op shows '—' in its column: the matrix is read from the tables."""
+    from irc.backend.onnx import EMITTERS
+    from irc.coverage import render_matrix
+
+    row = next(line for line in render_matrix().splitlines() if line.startswith("| `nn.relu` |"))
+    assert row.endswith("| ✔ | ✔ |") and "`relu.default`" in row and "`Relu`" in row
+    monkeypatch.delitem(EMITTERS, "nn.relu")
+    row = next(line for line in render_matrix().splitlines() if line.startswith("| `nn.relu` |"))
+    assert row.endswith("| ✔ | — |")
 
 
 def test_every_op_has_a_torch_mapping():
     pytest.importorskip("torch")
-    from irc.backend.torchops import LOWER
+    from irc.backend.pytorch import EMITTERS
 
-    assert sorted(set(OPS) - set(LOWER) - {"nn.param"}) == []
-    assert sorted(set(LOWER) - set(OPS)) == []
+    assert sorted(set(OPS) - set(EMITTERS) - {"nn.param"}) == []
+    assert sorted(set(EMITTERS) - set(OPS)) == []
 
 
 def _run_helper(name, *args):
     import torch
     import torch.nn.functional as F
 
-    from irc.backend.torch_exec import helper_source
+    from irc.backend.pytorch import helper_source
 
     ns = {"torch": torch, "F": F}
     exec(helper_source([name]), ns)

@@ -194,3 +194,21 @@ def test_a_planted_journal_renames_only_irc_temporaries_of_its_own_files(tmp_pat
     (tmp_path / ".o.ir.irc-commit").write_text('[["secret", "o.ir"], ["../x", "y"]]')
     finish_pending_writes(str(tmp_path / "o.ir"))
     assert (tmp_path / "secret").read_text() == "keep" and not (tmp_path / "o.ir").exists()
+
+
+def test_emitted_files_get_the_umask_permissions_too(tmp_path):
+    pytest.importorskip("torch")
+    from irc.backend.onnx import emit_onnx
+    from irc.backend.pytorch import emit_pytorch
+
+    m = _module(tmp_path, "relu", 1.0)
+    old = os.umask(0o022)
+    try:
+        emit_pytorch(m, str(tmp_path / "pt"))
+        emit_onnx(m, str(tmp_path / "m.onnx"))
+        emit_onnx(m, str(tmp_path / "ext.onnx"), external_data=True)
+    finally:
+        os.umask(old)
+    for path in ("pt/model.py", "pt/model.safetensors", "m.onnx", "ext.onnx", "ext.onnx.data"):
+        assert oct(os.stat(tmp_path / path).st_mode & 0o777) == "0o644", path
+    assert sorted(os.listdir(tmp_path / "pt")) == ["model.py", "model.safetensors"]
