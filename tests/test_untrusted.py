@@ -199,3 +199,35 @@ def test_no_grammar_cache_is_read(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['grammar.lark.cache']"
+
+
+def _opt_error(text, tmp_path, passes):
+    path = tmp_path / "m.ir"
+    path.write_text(text)
+    run = subprocess.run([sys.executable, "-m", "irc.tools.irc_opt", str(path), "--pass", passes],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr and "internal error" not in run.stderr, run.stderr
+    return run.stderr
+
+
+def test_fuzzer_findings_are_diagnostics(tmp_path):
+    """Inputs the fuzzer found ending in an internal error, each now a diagnostic."""
+    empty_min = _with_attr("").replace("%y = nn.relu(%x) {}", "%y = nn.reduce_min(%x) {axes = [0]}").replace(
+        "tensor<2xf32>", "tensor<0xf32>", 1)
+    assert "over axis 0 of tensor<0xf32>, which is empty" in _opt_error(empty_min, tmp_path, "infer-shapes")
+    gather = ("module @m {\n  func @forward(%x: tensor<2xf32>) -> tensor<1xf32> {\n"
+              "    %t = nn.constant() {value = dense<[1.0, 2.0]> : tensor<2xf32>} : tensor<2xf32>\n"
+              "    %i = nn.constant() {value = dense<[4]> : tensor<1xi64>} : tensor<1xi64>\n"
+              "    %g = nn.gather(%t, %i) {axis = 0} : tensor<1xf32>\n    return %g : tensor<1xf32>\n  }\n}\n")
+    assert "nn.gather fails on its constant operands" in _opt_error(gather, tmp_path, "fold-constants")
+    big_window = _with_attr("").replace(
+        "%y = nn.relu(%x) {}", "%y = nn.max_pool2d(%x) {kernel_size = [1, 1], stride = [9223372036854775807, 1]}")
+    assert "exceeds 2**31-1" in _parse_error_verify(big_window.replace("tensor<2xf32>", "tensor<1x1x2x2xf32>"))
+    relu_no_operand = _with_attr("").replace("nn.relu(%x) {}", "nn.relu()")
+    assert "nn.relu takes 1 operand" in _opt_error(relu_no_operand, tmp_path, "infer-shapes")
+
+
+def test_infer_shapes_keeps_the_arity(tmp_path):
+    text = ("module @m {\n  func @forward(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
+            "    %y = nn.relu(%x) : tensor<2xf32>\n    return\n  }\n}\n")
+    assert "returns 0 values but its signature declares 1" in _opt_error(text, tmp_path, "infer-shapes")

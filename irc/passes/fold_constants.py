@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..ir.core import Module, Op
 from ..ir.rewriter import Rewriter
 from ._util import INLINE_MAX, MATERIALIZE_MAX, Consts, const_array, evaluate, is_const
-from .base import Pass
+from .base import Pass, PassError
 
 
 @dataclass
@@ -34,7 +34,10 @@ class FoldConstants(Pass):
                 arrays = _foldable(module, op)
                 if arrays is None:
                     continue
-                outs = evaluate(op, arrays)
+                try:
+                    outs = evaluate(op, arrays)
+                except (RuntimeError, IndexError, ValueError) as e:  # the program itself fails on its constants
+                    raise PassError(_cannot_evaluate(module, op, e)) from None
                 news = [consts.new(op, a, r.type.dtype, r.name, r.name, op.loc)
                         for r, a in zip(op.results, outs, strict=False)]
                 inputs = list(op.operands)
@@ -45,6 +48,12 @@ class FoldConstants(Pass):
                         rw.erase_op(v.owner)
             changed |= rw.commit()
         return changed
+
+
+def _cannot_evaluate(module: Module, op: Op, e: Exception) -> str:
+    where = f"{module.path}:{op.pos[0]}:{op.pos[1]}: error: " if module.path and op.pos else ""
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return f"{where}%{op.results[0].name} = {op.name} fails on its constant operands: {first}"
 
 
 def _foldable(module: Module, op: Op) -> list | None:
