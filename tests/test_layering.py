@@ -13,7 +13,8 @@ import os
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PKG = os.path.join(ROOT, "irc")
 
-LAYER = {"ir": 0, "fidelity": 0, "passes": 1, "frontend": 2, "backend": 2, "check": 3, "coverage": 3, "tools": 4}
+LAYER = {"ir": 0, "fidelity": 0, "passes": 1, "frontend": 2, "backend": 2, "check": 3, "bisect": 3.5, "coverage": 3,
+         "tools": 4}  # bisect builds on check (its rule and targets)
 LAZY_ALLOWED = {("passes", "backend.pytorch.executor"), ("passes", "backend.pytorch")}
 
 

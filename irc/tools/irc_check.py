@@ -19,9 +19,15 @@ EXAMPLE = """\
   irc-check resnet50.pth --onnx resnet50.onnx           # in onnxruntime (always the pass rule)
   irc-import model.onnx -o model.ir && irc-check model.onnx --ir model.ir   # an ONNX source, run in onnxruntime
 
+  irc-check resnet50.pth --ir resnet50.ir --bisect     # when outputs differ: the first op that goes wrong
+  irc-check resnet50.pth --ir resnet50.ir --emitted resnet50_pt/ --bisect   # (--ir: the IR emitted from)
+  irc-check --ir before.ir --against after.ir --bisect # the first value a pass or a hand edit changed
+
 prints, per output and batch size: max|d| (max abs difference), rel (max|d| / max(1, max|ref|)),
 cos (cosine similarity), argmax agreement over the last axis, and whether the rule holds.
-Exit status: 0 when every output satisfies the rule, 1 when one does not (or on an error)."""
+Exit status: 0 when every output satisfies the rule, 1 when one does not (or on an error).
+--bisect compares every IR value with a counterpart (batch 1) and names the first op whose output leaves
+the rule while its inputs were within it, with its IR line and source line; exit 1 when it finds one."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,11 +38,18 @@ def _main(argv):
     p = make_parser("irc-check", "Run the source model and a converted one on the same seeded random inputs "
                     "(the IR's input shapes;\nbatch sizes 1 and 3 when the batch is dynamic) and compare every "
                     "output with the rules of\nDESIGN.md's fidelity table.", EXAMPLE)
-    p.add_argument("source", help="the source model, in any form irc-import takes (an ONNX file runs in onnxruntime)")
-    target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--ir", metavar="M.IR", help="check this IR (run with the torch executor)")
-    target.add_argument("--emitted", metavar="DIR", help="check the PyTorch code irc-emit wrote into DIR")
-    target.add_argument("--onnx", metavar="M.ONNX", help="check an ONNX file in onnxruntime on the CPU")
+    p.add_argument("source", nargs="?", help="the source model, in any form irc-import takes (an ONNX file runs in "
+                                             "onnxruntime); not given with --against")
+    p.add_argument("--ir", metavar="M.IR", help="check this IR (run with the torch executor)")
+    p.add_argument("--emitted", metavar="DIR", help="check the PyTorch code irc-emit wrote into DIR")
+    p.add_argument("--onnx", metavar="M.ONNX", help="check an ONNX file in onnxruntime on the CPU")
+    p.add_argument("--bisect", action="store_true",
+                   help="compare every intermediate value and name the first op that goes wrong (with --emitted "
+                        "or --onnx, also give --ir: the IR they were emitted from)")
+    p.add_argument("--bisect-all", action="store_true", help="as --bisect, printing every op, not only the rows "
+                                                             "around the first divergence")
+    p.add_argument("--against", metavar="AFTER.IR", help="with --ir BEFORE.IR --bisect and no SOURCE: the first "
+                                                         "value AFTER.IR computes differently, matched by name")
     p.add_argument("--rule", choices=["auto", "exact", "pass"], default="auto",
                    help="exact: bit-identical or rtol=1e-5, atol=1e-6; pass: max|d| <= 1e-4*max(1, max|ref|) and "
                         "rtol=1e-3, atol=1e-4 (after fusion/folding passes). auto (default): exact when every "
@@ -52,21 +65,13 @@ def _main(argv):
     p.add_argument("--trust-pickle", action="store_true",
                    help="as irc-import: allow loading a pickled whole-model checkpoint (can run code)")
     args = p.parse_args(argv)
-    try:
-        from ..frontend.torch.load import load_source
-    except ImportError:
-        raise IrcError("reading SOURCE needs the PyTorch frontend (irc.frontend.torch), which is not "
-                       "installed in this build") from None
+    args.bisect = args.bisect or args.bisect_all
+    _validate(p, args)
+    if args.bisect:
+        return _bisect(args)
     progress = Progress("irc-check", args)
     progress("loading " + args.source)
-    from ..frontend.onnx import is_onnx_file
-
-    if is_onnx_file(args.source):  # an ONNX source: the reference runs in onnxruntime
-        from ..check import OnnxSource
-
-        model = OnnxSource(args.source)
-    else:
-        model = load_source(args.source, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
+    model = _load_model(args)
     from ..check import check
 
     progress("running both models")
@@ -80,6 +85,65 @@ def _main(argv):
     info(args, f"irc-check: {'ok' if result.ok else 'FAIL'}: {len(result.rows)} outputs compared "
                f"against {args.source} (rule {result.rule})")
     return 0 if result.ok else 1
+
+
+def _validate(p, args) -> None:
+    """argparse's own errors for a missing SOURCE and one target of --ir/--emitted/--onnx, except where
+    --bisect (--ir with --emitted or --onnx) and --against (no SOURCE) allow more."""
+    if args.against is not None:
+        if not args.bisect or args.ir is None:
+            p.error("--against AFTER.IR needs --ir BEFORE.IR and --bisect")
+        if args.source is not None or args.emitted is not None or args.onnx is not None:
+            p.error("--against compares two IR files: give no SOURCE, --emitted or --onnx with it")
+        return
+    if args.source is None:
+        p.error("the following arguments are required: source")
+    given = [f for f, v in (("--ir", args.ir), ("--emitted", args.emitted), ("--onnx", args.onnx)) if v is not None]
+    if not given:
+        p.error("one of the arguments --ir --emitted --onnx is required")
+    allowed = args.bisect and given[0] == "--ir" and len(given) == 2
+    if len(given) > 1 and not allowed:
+        p.error(f"argument {given[1]}: not allowed with argument {given[0]}")
+    if args.bisect and args.ir is None:
+        p.error(f"--bisect with {given[0]} needs --ir M.IR too: the IR it was emitted from (op order, lines)")
+
+
+def _load_model(args):
+    try:
+        from ..frontend.torch.load import load_source
+    except ImportError:
+        raise IrcError("reading SOURCE needs the PyTorch frontend (irc.frontend.torch), which is not "
+                       "installed in this build") from None
+    from ..frontend.onnx import is_onnx_file
+
+    if is_onnx_file(args.source):  # an ONNX source: the reference runs in onnxruntime
+        from ..check import OnnxSource
+
+        return OnnxSource(args.source)
+    return load_source(args.source, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
+
+
+def _bisect(args) -> int:
+    from ..bisect import bisect
+
+    progress = Progress("irc-check", args)
+    try:
+        model = None
+        if args.source is not None:
+            progress("loading " + args.source)
+            model = _load_model(args)
+        progress("running both models, keeping every intermediate value")
+        result = bisect(model, ir=args.ir, emitted=args.emitted, onnx=args.onnx, against=args.against,
+                        rule=args.rule, rtol=args.rtol, atol=args.atol, seed=args.seed,
+                        allow_outside_weights=args.allow_outside_weights)
+    finally:
+        progress.done()
+    for line in result.lines(every=args.bisect_all):
+        print(line)
+    found = result.culprit is not None
+    info(args, f"irc-check: {'FAIL' if found else 'ok'}: {result.compared} values compared "
+               f"against {args.source or args.ir} (rule {result.rule})")
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

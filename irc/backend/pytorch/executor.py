@@ -31,9 +31,13 @@ def weight_tensor(store: WeightStore, key: str) -> torch.Tensor:
     return torch.from_numpy(arr)
 
 
-def compile_func(module: Module, func: Func | None = None) -> tuple[str, list[str], list[str]]:
+def compile_func(module: Module, func: Func | None = None, capture: bool = False) -> tuple[str, list[str], list[str]]:
     """Python source for `func` (default: forward) as `def run(P, C, *inputs)`, the param keys P holds
-    and the expressions of the constants C holds."""
+    and the expressions of the constants C holds.
+
+    capture: make `run` a generator that yields `("IR value name", tensor)` after each op computes its
+    results (not params nor constants), in execution order, and returns the outputs (`irc.bisect`'s
+    IrRuntime); without it the source is exactly the plain executor's."""
     func = func or module.main
     names: dict[int, str] = {}
     lines, keys, constants, helpers = [], [], [], set()
@@ -60,6 +64,8 @@ def compile_func(module: Module, func: Func | None = None) -> tuple[str, list[st
         # a one-element tuple for an op whose number of results follows its attributes (a split into one)
         target = ", ".join(outs) + ("," if len(outs) == 1 and callable(OPS[op.name].num_results) else "")
         lines.append(f"    {target} = {expr}")
+        if capture:
+            lines.extend(f"    yield {r.name!r}, {o}" for r, o in zip(op.results, outs, strict=True))
     rets = ", ".join(names[id(v)] for v in func.outputs)
     lines.append(f"    return ({rets}{',' if len(func.outputs) == 1 else ''})")
     args = ", ".join(f"a{i}" for i in range(len(func.args)))

@@ -167,6 +167,7 @@ class TorchImporter(Frontend):
         self.node = None
         self.loc = None
         self.ret_values: list = []
+        self.node_values: dict | None = None  # when a dict: fx node name -> the Value it became (irc.bisect)
 
     # -- module paths, names, locations
 
@@ -429,6 +430,8 @@ class TorchImporter(Frontend):
             return
         try:
             self.env[node] = handler(self, node, *node.args, **node.kwargs)
+            if self.node_values is not None and isinstance(self.env[node], Value):
+                self.node_values[node.name] = self.env[node]
         except Poisoned:
             self.env[node] = POISON
         except Unsupported as e:

@@ -1,0 +1,499 @@
+"""`irc-check --bisect`: name the first op whose output goes wrong.
+
+The source (or a reference IR) and the converted model run on the same seeded inputs (`irc.check.random_inputs`
+at batch 1); every IR value that has a counterpart on both sides is compared with `irc.fidelity.compare` under
+the rule `irc-check` would pick, and the first op whose output leaves the tolerance while its compared inputs
+were inside it is blamed, with its IR line and the source line it came from.
+
+The runtime interface
+---------------------
+A runtime is anything with
+
+    run_named(inputs: list[torch.Tensor], want: set[str] | None) -> Iterator[tuple[str, torch.Tensor]]
+
+that runs the model once on `inputs` (one tensor per forward argument, in the IR's layout) and yields
+`(IR value name, tensor)` pairs as it computes them, in execution order. `want`, when given, is the set of
+names the caller will look at: a runtime may skip the others (never required to). A value the runtime has no
+counterpart for (folded into a constant, fused into another op, computed inside a kernel) is simply not
+yielded; the table says so. Callers run it under `torch.no_grad()` and consume the iterator to the end.
+A backend gets bisection by implementing this one method (Keras, TFLite, Caffe, ncnn: run the converted model
+with its intermediates exposed, translate the runtime's tensor names back to the IR names the backend gave
+them, and convert to NCHW torch tensors when the backend changed the layout). Implementations here:
+
+- `IrRuntime(module)`: the torch executor, compiled with `capture=True` (each op's results yielded as computed);
+- `TorchSourceRuntime(model, input_types)`: the source nn.Module, exported and imported afresh with the
+  importer recording which fx node became which IR value, run node by node with a `torch.fx.Interpreter`;
+- `OnnxRuntime(path, names)`: onnxruntime with every intermediate value made a graph output;
+- `EmittedRuntime(directory, module)`: the emitted model.py's `forward`, its locals read line by line.
+
+Memory: the reference side is run first and its values kept (the one extra copy of the activations); the
+other side is then streamed and each value compared and dropped as it arrives (onnxruntime returns all of its
+outputs at once, so `--onnx` holds a second copy).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import queue
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from .fidelity import Verdict, compare
+from .ir import IrcError, Module
+from .ir.core import file_locs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    import torch
+
+    from .ir import TensorType
+    from .ir.core import Op
+
+CONTEXT = 5  # rows shown before and after the culprit
+
+
+class Runtime(Protocol):
+    """Runs a model and hands back its named intermediates (see the module docstring)."""
+
+    def run_named(self, inputs: list[torch.Tensor],
+                  want: set[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]: ...
+
+
+# ----------------------------------------------------------------------------- runtimes
+
+
+class IrRuntime:
+    """The IR run by the torch executor, every op's results yielded as they are computed."""
+
+    def __init__(self, module: Module):
+        import torch
+        import torch.nn.functional as F
+
+        from .backend.pytorch.executor import compile_func, weight_tensor
+
+        source, keys, constants = compile_func(module, capture=True)
+        self.params = [weight_tensor(module.weights, k) for k in keys]
+        namespace = {"torch": torch, "F": F}
+        exec(compile(source, f"<irc bisect {module.name}>", "exec"), namespace)
+        self._run = namespace["run"]
+        self.constants = [eval(compile(e, f"<irc constant {module.name}>", "eval"), namespace) for e in constants]
+
+    def run_named(self, inputs: list[torch.Tensor],
+                  want: set[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+        for name, tensor in self._run(self.params, self.constants, *inputs):
+            if want is None or name in want:
+                yield name, tensor
+
+
+class TorchSourceRuntime:
+    """The source nn.Module (or ExportedProgram): exported and decomposed as `import_model` does, imported
+    once more to learn which fx node became which IR value (the names of a fresh import are the saved IR's
+    names for every op nobody edited), then run with a torch.fx.Interpreter that keeps those nodes' outputs."""
+
+    def __init__(self, model: object, input_types: list[TensorType], batch: int = 1):
+        from .frontend.torch import TorchImporter, decompose, exported_program, quiet_torch
+
+        shapes = [(tuple(t.shape[1:]), t.dtype) for t in input_types]
+        ep, root, name = exported_program(model, shapes, batch, None, lambda msg: None, lambda msg: None, None)
+        self.program = decompose(ep)
+        importer = TorchImporter(self.program, root, "bisect", None, lambda msg: None)
+        importer.node_values = {}
+        with quiet_torch():
+            importer.run()
+        self.names = {node: value.name for node, value in importer.node_values.items()}
+        self.weight_keys = set(self.program.state_dict) | set(getattr(self.program, "constants", {}) or {})
+
+    def _graph_args(self, inputs: list[torch.Tensor]) -> list:
+        user = iter(inputs)
+        consts = getattr(self.program, "constants", {}) or {}
+        args = []
+        for spec in self.program.graph_signature.input_specs:
+            if spec.kind.name == "USER_INPUT":
+                args.append(next(user))
+            elif spec.target in self.program.state_dict:
+                args.append(self.program.state_dict[spec.target])
+            else:
+                args.append(consts[spec.target])
+        return args
+
+    def run_named(self, inputs: list[torch.Tensor],
+                  want: set[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+        import torch.fx
+
+        names = self.names
+
+        def produce(emit: Callable[[str, torch.Tensor], None]) -> None:
+            class Capture(torch.fx.Interpreter):
+                def run_node(self, node: torch.fx.Node) -> object:
+                    out = super().run_node(node)
+                    name = names.get(node.name)
+                    if name is not None and (want is None or name in want) and isinstance(out, torch.Tensor):
+                        emit(name, out)
+                    return out
+
+            Capture(self.program.graph_module).run(*self._graph_args(inputs))
+
+        return stream(produce)
+
+
+class OnnxRuntime:
+    """An ONNX file in onnxruntime with every intermediate value added as a graph output. `names` maps ONNX
+    value names to IR names (see `onnx_source_names`); None for a file irc emitted, whose ONNX names are the
+    IR's names (helper values the emitter added have no IR counterpart and are ignored)."""
+
+    def __init__(self, path: str, names: dict[str, str] | None = None):
+        import onnx
+
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise IrcError("bisecting ONNX needs onnxruntime (pip install 'irc[onnx]')") from None
+        from .frontend.onnx import load_onnx
+
+        model = load_onnx(path)
+        shown = {o.name for o in model.graph.output}
+        extra = [o for n in model.graph.node for o in n.output if o and o not in shown]
+        if names is not None:
+            extra = [o for o in extra if o in names]
+        model.graph.output.extend(onnx.ValueInfoProto(name=o) for o in dict.fromkeys(extra))
+        self.names = names
+        self.session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    def run_named(self, inputs: list[torch.Tensor],
+                  want: set[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+        import numpy as np
+        import torch
+
+        feed = {i.name: x.numpy() for i, x in zip(self.session.get_inputs(), inputs)}
+        outs = self.session.run(None, feed)
+        for info, arr in zip(self.session.get_outputs(), outs):
+            name = info.name if self.names is None else self.names.get(info.name)
+            if name is not None and (want is None or name in want):
+                yield name, torch.from_numpy(np.asarray(arr))
+
+
+def onnx_source_names(path: str) -> dict[str, str]:
+    """{ONNX value name: IR value name} of a fresh import of an ONNX file (the importer's `onnx_names`)."""
+    from .frontend.onnx import OnnxImporter, load_onnx, sanitize
+
+    importer = OnnxImporter(load_onnx(path), sanitize(os.path.basename(path)).replace(".", "_"))
+    module = importer.run()
+    alive = {id(v): v.name for v in module.main.values()}
+    return {onnx_name: alive[i] for i, onnx_name in importer.onnx_names.items() if i in alive}
+
+
+class EmittedRuntime:
+    """The model.py that irc-emit wrote into `directory` from `module`: `forward` is traced line by line
+    (sys.settrace) and each local is yielded, under its IR name, once it is assigned."""
+
+    def __init__(self, directory: str, module: Module):
+        from .check import import_emitted
+
+        self.model = import_emitted(directory).load()
+        self.names = emitted_locals(directory, module)
+
+    def run_named(self, inputs: list[torch.Tensor],
+                  want: set[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+        names = {k: v for k, v in self.names.items() if want is None or v in want}
+        code = type(self.model).forward.__code__
+
+        def produce(emit: Callable[[str, torch.Tensor], None]) -> None:
+            seen: set[str] = set()
+
+            def local_trace(frame: object, event: str, arg: object) -> object:
+                if event in ("line", "return"):
+                    for local, value in list(frame.f_locals.items()):
+                        if local in names and local not in seen:
+                            seen.add(local)
+                            emit(names[local], value)
+                return local_trace
+
+            def call_trace(frame: object, event: str, arg: object) -> object:
+                return local_trace if frame.f_code is code else None
+
+            sys.settrace(call_trace)
+            try:
+                self.model(*inputs)
+            finally:
+                sys.settrace(None)
+
+        return stream(produce)
+
+
+def emitted_locals(directory: str, module: Module) -> dict[str, str]:
+    """{local name in model.py's forward: IR value name}: forward assigns one line per op (params, constants
+    and identities have none) in the IR's order, each local the IR name sanitised and made unique."""
+    from .backend.pytorch.names import sanitize
+
+    with open(os.path.join(directory, "model.py"), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    forward = next(fn for cls in tree.body if isinstance(cls, ast.ClassDef) for fn in cls.body
+                   if isinstance(fn, ast.FunctionDef) and fn.name == "forward")
+    targets = [n.id for st in forward.body if isinstance(st, ast.Assign)
+               for t in st.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    out, i = {}, 0
+    for op in module.main.ops:
+        if not op.operands:
+            continue
+        for r in op.results:
+            base = re.escape(sanitize(r.name, "v").lstrip("_"))
+            if i < len(targets) and re.fullmatch(rf"_?{base}_?(_\d+)?", targets[i]):
+                out[targets[i]] = r.name
+                i += 1
+    return out
+
+
+def stream(produce: Callable[[Callable[[str, torch.Tensor], None]], None]) -> Iterator[tuple[str, torch.Tensor]]:
+    """An iterator over what `produce(emit)` emits, handed over one at a time: `produce` runs in a thread that
+    waits until each value is consumed, so a runtime that reports through a callback holds no extra copies."""
+    import torch
+
+    slot: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+
+    def worker() -> None:
+        try:
+            with torch.no_grad():
+                produce(lambda name, tensor: slot.put((name, tensor)))
+            slot.put(done)
+        except BaseException as e:  # noqa: BLE001  (re-raised in the consumer)
+            slot.put(e)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    while True:
+        item = slot.get()
+        if item is done:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()
+
+
+# ----------------------------------------------------------------------------- comparison and blame
+
+
+@dataclass
+class Row:
+    name: str
+    op: Op
+    verdict: Verdict | None  # None: no counterpart on one side
+    tainted: bool = False  # no counterpart, computed from a value that diverged
+
+
+@dataclass
+class BisectResult:
+    ir_path: str | None
+    rule: str
+    rule_reason: str
+    rows: list[Row] = field(default_factory=list)
+    culprit: Row | None = None
+
+    @property
+    def compared(self) -> int:
+        return sum(r.verdict is not None for r in self.rows)
+
+    def where(self, row: Row, short: bool = True) -> tuple[str, str]:
+        """(`m.ir:LINE`, `source.py:LINE`) of a row's op ("-" when unknown)."""
+        path = self.ir_path or "<ir>"
+        ir_line = f"{os.path.basename(path) if short else path}:{row.op.pos[0]}" if row.op.pos else "-"
+        locs = file_locs(row.op.loc)
+        src = f"{os.path.basename(locs[0].file) if short else locs[0].file}:{locs[0].line}" if locs else "-"
+        return ir_line, src
+
+    def table(self, every: bool = False) -> list[str]:
+        rows = self.rows
+        if not every and self.culprit is not None:
+            at = rows.index(self.culprit)
+            rows = rows[max(0, at - CONTEXT): at + CONTEXT + 1]
+        elif not every:
+            rows = []
+        out = [f"{'IR value':<32} {'op':<16} {'IR line':<18} {'source':<24} {'max|d|':>9} {'rel':>9} "
+               f"{'cos':>10}  status"] if rows else []
+        for row in rows:
+            ir_line, src = self.where(row)
+            head = f"{row.name[:32]:<32} {row.op.name.removeprefix('nn.')[:16]:<16} {ir_line:<18} {src[:24]:<24}"
+            v = row.verdict
+            if v is None:
+                note = "skipped: no counterpart (folded or fused)" + (", inputs diverged" if row.tainted else "")
+                out.append(f"{head} {'-':>9} {'-':>9} {'-':>10}  {note}")
+                continue
+            state = "ok" if v.ok else ("FIRST DIVERGENCE" if row is self.culprit else "diverged")
+            out.append(f"{head} {v.max_abs:>9.3g} {v.max_rel_scale:>9.3g} {v.cosine:>10.7f}  {state}")
+        return out
+
+    def lines(self, every: bool = False) -> list[str]:
+        out = [f"rule: {self.rule} ({self.rule_reason})"] + self.table(every)
+        skipped = len(self.rows) - self.compared
+        out.append(f"{self.compared} values compared, {skipped} without a counterpart (folded or fused)")
+        if self.culprit is None:
+            out.append("no divergence: every compared value is within the rule")
+            return out
+        ir_line, src = self.where(self.culprit, short=False)
+        op = self.culprit.op
+        out.append(f"first divergence: %{self.culprit.name} = {op.name} at {ir_line}"
+                   + (f", from {src}" if src != "-" else "") + " (its compared inputs were within the rule)")
+        return out
+
+
+def compare_stream(module: Module, reference: dict, produced: Iterator[tuple[str, torch.Tensor]], rule: str,
+                   want: set[str], rtol: float | None = None, atol: float | None = None) -> list[Row]:
+    """One row per result of every computing op of `module` (in order): its verdict against `reference`
+    (popped as it is used, so the reference copy shrinks as the comparison goes) when its name is in `want`,
+    else None."""
+    verdicts: dict[str, Verdict] = {}
+    for name, tensor in produced:
+        ref = reference.pop(name, None) if name in want else None
+        if ref is not None:
+            verdicts[name] = compare(ref, tensor, rule, rtol=rtol, atol=atol)
+        del tensor, ref
+    return [Row(r.name, op, verdicts.get(r.name)) for op in module.main.ops if op.operands for r in op.results]
+
+
+def blame(rows: list[Row]) -> Row | None:
+    """The first row that diverges while none of its op's inputs diverged (nor any value without a
+    counterpart computed from one that did)."""
+    bad: set[str] = set()
+    culprit = None
+    for row in rows:
+        inputs_bad = any(v.name in bad for v in row.op.operands)
+        if row.verdict is None:
+            if inputs_bad:
+                row.tainted = True
+                bad.add(row.name)
+        elif not row.verdict.ok:
+            if culprit is None and not inputs_bad:
+                culprit = row
+            bad.add(row.name)
+    return culprit
+
+
+def fused_names(module: Module, known_keys: set[str] | None = None) -> set[str]:
+    """Results of ops a pass made from several: their name is the first op's, their value the last one's, so
+    the reference's value of that name is no counterpart. Told by a fused location (two source lines) or, when
+    the reference's weight keys are `known_keys`, by a weight the reference does not have (fuse-bn's bias)."""
+    out = set()
+    for op in module.ops():
+        new = known_keys is not None and any(
+            v.owner is not None and v.owner.name == "nn.param" and v.owner.attrs["key"] not in known_keys
+            for v in op.operands)
+        if new or len(file_locs(op.loc)) > 1:
+            out.update(r.name for r in op.results)
+    return out
+
+
+def run_bisect(module: Module, reference: Runtime, target: Runtime, rule: str, rule_reason: str,
+               rtol: float | None = None, atol: float | None = None, seed: int = 0,
+               skip: set[str] | None = None) -> BisectResult:
+    """Run `reference` and keep what it names, then stream `target` against it; blame the first op.
+    `skip`: names with no counterpart whatever the runtimes yield (default: `fused_names(module)`)."""
+    import torch
+
+    from .check import random_inputs
+
+    inputs = random_inputs([a.type for a in module.main.args], 1, seed)
+    skip = fused_names(module) if skip is None else skip
+    want = {r.name for op in module.main.ops if op.operands for r in op.results} - skip
+    with torch.no_grad():
+        kept = dict(reference.run_named(inputs, want))
+        rows = compare_stream(module, kept, target.run_named(inputs, want), rule, want, rtol, atol)
+    result = BisectResult(module.path, rule, rule_reason, rows)
+    result.culprit = blame(rows)
+    return result
+
+
+# ----------------------------------------------------------------------------- the entry point
+
+
+def _load(ir: str | Module, allow_outside_weights: bool) -> Module:
+    from . import ir as irmod
+
+    return irmod.load(ir, allow_outside_weights=allow_outside_weights) if isinstance(ir, str) else ir
+
+
+def _source_side(source: object, module: Module) -> Runtime:
+    from .check import OnnxSource
+
+    if isinstance(source, OnnxSource):
+        return OnnxRuntime(source.path, onnx_source_names(source.path))
+    if isinstance(source, str):
+        return OnnxRuntime(source, onnx_source_names(source))
+    model = source.model if hasattr(source, "model") and hasattr(source, "kind") else source
+    if hasattr(model, "eval") and not hasattr(model, "graph_signature"):
+        model.eval()
+    return TorchSourceRuntime(model, [a.type for a in module.main.args])
+
+
+def _rule(source: object, module: Module, emitted: str | None, onnx: str | None, rule: str,
+          rtol: float | None, atol: float | None, allow_outside_weights: bool) -> tuple[str, str]:
+    from . import check as chk
+
+    callable_source = chk.OnnxSource(source) if isinstance(source, str) else chk.as_callable(source)
+    src_state = dict(callable_source.state_dict().items())
+    if onnx is not None:
+        target = chk._onnx_target(onnx, 0)
+    elif emitted is not None:
+        target = chk._emitted_target(emitted, src_state, 0)
+    else:
+        target = chk._ir_target(module, src_state, 0, allow_outside_weights)
+    return chk._choose_rule(callable_source, target, rule, rtol, atol)
+
+
+def _ir_pair_rule(before: Module, after: Module, rule: str) -> tuple[str, str]:
+    from .backend.pytorch.executor import weight_tensor
+    from .check import _same_weights
+
+    old = set(before.weights.keys())
+    pairs = [(k, weight_tensor(after.weights, k), weight_tensor(before.weights, k) if k in old else None)
+             for k in sorted({op.attrs["key"] for op in after.ops() if op.name == "nn.param"})]
+    same, reason = _same_weights(pairs)
+    if rule != "auto":
+        return rule, "chosen with --rule"
+    return ("exact" if same else "pass"), reason.replace("source's", "first IR's")
+
+
+def bisect(source: object = None, *, ir: str | Module | None = None, emitted: str | None = None,
+           onnx: str | None = None, against: str | Module | None = None, rule: str = "auto",
+           rtol: float | None = None, atol: float | None = None, seed: int = 0,
+           allow_outside_weights: bool = False) -> BisectResult:
+    """Find the first op where a converted model leaves the source.
+
+    `source` (an nn.Module, what load_source returns, an ONNX path or an OnnxSource) against `ir`, or
+    against `emitted` / `onnx` with `ir` the IR they were emitted from (its op order, lines and locations
+    make the table); or, with no source, `ir` (before) against `against` (after), values matched by name."""
+    if rule not in ("auto", "exact", "pass"):
+        raise IrcError(f"unknown rule '{rule}' (auto, exact or pass)")
+    if ir is None:
+        raise IrcError("--bisect needs --ir M.IR (with --emitted or --onnx: the IR they were emitted from)")
+    module = _load(ir, allow_outside_weights)
+    if against is not None:
+        if source is not None or emitted is not None or onnx is not None:
+            raise IrcError("--against compares two IR files: give no SOURCE, --emitted or --onnx with it")
+        after = _load(against, allow_outside_weights)
+        chosen, reason = _ir_pair_rule(module, after, rule)
+        skip = fused_names(after, set(module.weights.keys())) - fused_names(module)
+        return run_bisect(after, IrRuntime(module), IrRuntime(after), chosen, reason, rtol, atol, seed, skip)
+    if source is None:
+        raise IrcError("give SOURCE to bisect against (or --against AFTER.IR to compare two IR files)")
+    if emitted is not None and onnx is not None:
+        raise IrcError("give at most one of --emitted and --onnx")
+    chosen, reason = _rule(source, module, emitted, onnx, rule, rtol, atol, allow_outside_weights)
+    if onnx is not None:
+        target = OnnxRuntime(onnx)
+    elif emitted is not None:
+        target = EmittedRuntime(emitted, module)
+    else:
+        target = IrRuntime(module)
+    reference = _source_side(source, module)
+    known = getattr(reference, "weight_keys", None)
+    return run_bisect(module, reference, target, chosen, reason, rtol, atol, seed, fused_names(module, known))
+
+
+__all__ = ["BisectResult", "EmittedRuntime", "IrRuntime", "OnnxRuntime", "Row", "Runtime", "TorchSourceRuntime",
+           "bisect", "blame", "compare_stream", "emitted_locals", "onnx_source_names", "run_bisect", "stream"]
