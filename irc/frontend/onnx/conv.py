@@ -47,14 +47,17 @@ def need_rank4(x: Value, what: str = "input") -> None:
         raise Unsupported(f"only 2-D (rank-4) {what}s are supported, got {x.type}")
 
 
-@imports("Conv")
-def _conv(importer, node):
+def _conv_inputs(importer):
+    """Conv and ConvTranspose alike: input, weight, optional bias, kernel size, strides, dilations."""
     x, w = importer.val(0), importer.val(1, "weight")
     need_rank4(x)
-    b = importer.opt_val(2)
-    k = list(w.type.shape[2:])
-    s = importer.attr("strides", [1, 1])
-    d = importer.attr("dilations", [1, 1])
+    return (x, w, importer.opt_val(2), list(w.type.shape[2:]), importer.attr("strides", [1, 1]),
+            importer.attr("dilations", [1, 1]))
+
+
+@imports("Conv")
+def _conv(importer, node):
+    x, w, b, k, s, d = _conv_inputs(importer)
     pads = spatial_pads(importer, x.type.shape[2:], k, s, d)
     ops = [x, w] + ([b] if b is not None else [])
     return importer.emit("conv2d", ops, {"stride": s, "padding": pads, "dilation": d,
@@ -79,12 +82,7 @@ def _transpose_pads(x, kernel, strides, dilations, out_pad, out_shape, auto):
 
 @imports("ConvTranspose")
 def _conv_transpose(importer, node):
-    x, w = importer.val(0), importer.val(1, "weight")
-    need_rank4(x)
-    b = importer.opt_val(2)
-    k = list(w.type.shape[2:])
-    s = importer.attr("strides", [1, 1])
-    d = importer.attr("dilations", [1, 1])
+    x, w, b, k, s, d = _conv_inputs(importer)
     out_pad = list(importer.attr("output_padding", [0, 0]))
     out_shape = importer.attr("output_shape")
     auto = importer.attr("auto_pad", "NOTSET")
