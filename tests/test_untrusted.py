@@ -231,3 +231,23 @@ def test_infer_shapes_keeps_the_arity(tmp_path):
     text = ("module @m {\n  func @forward(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
             "    %y = nn.relu(%x) : tensor<2xf32>\n    return\n  }\n}\n")
     assert "returns 0 values but its signature declares 1" in _opt_error(text, tmp_path, "infer-shapes")
+
+
+def test_onnx_graphs_that_lie_are_diagnostics():
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from irc.frontend.onnx import import_onnx
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+    twice = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="a"),
+                               helper.make_node("Sigmoid", ["x"], ["y"], name="b")], "g", [x], [y])
+    with pytest.raises(IrcError, match="value 'y' is written by node a and again by node b"):
+        import_onnx(helper.make_model(twice, opset_imports=[helper.make_opsetid("", 17)]))
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3], np.zeros(12, np.float32).tobytes(), raw=True)
+    w.raw_data = np.zeros(5, np.float32).tobytes()  # dims say 12 values, the data holds 5
+    short = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], [w])
+    with pytest.raises(IrcError, match=r"initializer 'w' of dims \[4, 3\] does not hold data of that shape"):
+        import_onnx(helper.make_model(short, opset_imports=[helper.make_opsetid("", 17)]))
+    assert onnx is not None

@@ -234,7 +234,7 @@ class OnnxImporter(Frontend):
         self.dims = read_dims(self.model)
         self._bind_inputs()
         nodes = self.graph.node
-        self.producer = {o: n for n in nodes for o in n.output}
+        self.producer = self._producers(nodes)
         for k, node in enumerate(nodes):
             if k % 200 == 0:
                 self.progress(f"lowering node {k}/{len(nodes)}")
@@ -250,6 +250,21 @@ class OnnxImporter(Frontend):
             fusion.apply(module)
         verify(module)
         return module
+
+    def _producers(self, nodes) -> dict:
+        """Output name -> the node writing it; a name written twice (or also a graph input) is refused."""
+        producer, inputs = {}, {vi.name for vi in self.graph.input} | {t.name for t in self.graph.initializer}
+        for n in nodes:
+            for o in n.output:
+                if not o:
+                    continue
+                first = producer.get(o)
+                if first is not None or o in inputs:
+                    by = f"node {first.name or first.op_type}" if first is not None else "a graph input"
+                    raise IrcError(f"value '{o}' is written by {by} and again by node {n.name or n.op_type}; "
+                                   "an ONNX graph defines each value once")
+                producer[o] = n
+        return producer
 
     def _bind_inputs(self) -> None:
         """The function's arguments (graph inputs that are not initializers) and the initializers' values."""
@@ -290,10 +305,16 @@ class OnnxImporter(Frontend):
         if tensor.data_type == TensorProto.BFLOAT16:
             raw = np.frombuffer(tensor.raw_data, dtype=np.uint16) if tensor.raw_data else \
                 np.asarray(tensor.int32_data, np.uint16)
+            if raw.size != int(np.prod(tensor.dims)):
+                raise IrcError(f"initializer '{tensor.name}' of dims {list(tensor.dims)} holds {raw.size} values")
             return Const(raw.reshape(tuple(tensor.dims)).copy(), init=tensor.name, bf16=True)
         if tensor.data_type not in ONNX_TO_IR:
             return BAD_INITIALIZER
-        return Const(numpy_helper.to_array(tensor), init=tensor.name)
+        try:
+            return Const(numpy_helper.to_array(tensor), init=tensor.name)
+        except (ValueError, TypeError) as e:  # dims that disagree with the data it holds
+            raise IrcError(f"initializer '{tensor.name}' of dims {list(tensor.dims)} does not hold data of that "
+                           f"shape ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
     def import_node(self, node: NodeProto) -> None:
         """Import one node; a failure is recorded (and what the node defines poisoned), not raised."""
