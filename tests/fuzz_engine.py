@@ -249,11 +249,15 @@ def _inputs(module):
     return out
 
 
-def _too_big(module, limit=20_000_000) -> bool:
+def _too_big(module, limit=20_000_000, longest=100_000) -> bool:
+    """A valid model too large to run within the time bound here: a value of more than `limit` elements, or a
+    dimension longer than `longest` (an LSTM over a million steps is valid, and slow by its own nature)."""
     for v in module.main.values():
         n = 1
         for d in v.type.shape:
             n *= 2 if d is None else d
+            if d is not None and d > longest:
+                return True
         if n > limit:
             return True
     return False
