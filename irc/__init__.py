@@ -10,7 +10,7 @@ from .passes import run_passes
 
 __version__ = "0.1.0"
 __all__ = ["IrcError", "Module", "load", "parse", "print", "save", "verify", "run_passes", "emit_pytorch", "check",
-           "import_model", "load_source", "emit_onnx", "import_onnx"]
+           "import_model", "load_source", "emit_onnx", "import_onnx", "import_keras"]
 
 # functions whose modules need torch: imported on first use, so `import irc` stays torch-free
 _LAZY = {
@@ -20,6 +20,7 @@ _LAZY = {
     "load_source": ("irc.frontend.torch.load", "load_source"),
     "emit_onnx": ("irc.backend.onnx", "emit_onnx"),
     "import_onnx": ("irc.frontend.onnx", "import_onnx"),
+    "import_keras": ("irc.frontend.keras", "import_keras"),
 }
 
 

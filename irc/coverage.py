@@ -124,29 +124,32 @@ def tables() -> dict:
     from .backend.onnx import EMITTERS as ONNX_EMITTERS
     from .backend.pytorch import EMITTERS as TORCH_EMITTERS
     from .backend.pytorch import MODULES
+    from .frontend.keras import IMPORTERS as KERAS_IMPORTERS
     from .frontend.onnx import IMPORTERS as ONNX_IMPORTERS
     from .frontend.torch import IMPORTERS as TORCH_IMPORTERS
 
-    return {"torch in": TORCH_IMPORTERS, "onnx in": ONNX_IMPORTERS, "modules": MODULES,
+    return {"torch in": TORCH_IMPORTERS, "onnx in": ONNX_IMPORTERS, "keras in": KERAS_IMPORTERS, "modules": MODULES,
             "backends": {"pytorch": TORCH_EMITTERS, "onnx": ONNX_EMITTERS}}
 
 
 def render_matrix() -> str:
     t = tables()
-    aten, onnx_in = _produced(t["torch in"]), _produced(t["onnx in"])
+    aten, onnx_in, keras_in = _produced(t["torch in"]), _produced(t["onnx in"]), _produced(t["keras in"])
     onnx_out = _onnx_out(t["backends"]["onnx"])
     backends = t["backends"]
-    head = ["op", "FLOPs", "ATen sources", "ONNX in", "nn.Module form", "ONNX out"] + [f"{b}" for b in backends]
+    head = ["op", "FLOPs", "ATen sources", "ONNX in", "Keras in", "nn.Module form", "ONNX out"] + list(backends)
     lines = ["## Coverage by phase", "",
              "Generated from the op-keyed tables of every frontend and backend (`irc/coverage.py`): which source ops "
-             "import as each IR op, its FLOPs rule, its nn.Module form in emitted PyTorch, the ONNX operators it is "
-             "emitted as, and one column per backend (✔ = emitted, — = the backend lacks it).", "",
+             "(ATen, ONNX, Keras layers) import as each IR op, its FLOPs rule, its nn.Module form in emitted "
+             "PyTorch, the ONNX operators it is emitted as, and one column per backend (✔ = emitted, — = the "
+             "backend lacks it).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in sorted(OPS):
         opdef = OPS[name]
         module = t["modules"].get(name)
         form = "—" if module is None else ", ".join(f"`nn.{c}`" for c in _module_classes(module)) or "✔"
-        row = [f"`{name}`", _flops_rule(opdef), _cell(aten.get(name, [])), _cell(onnx_in.get(name, [])), form,
+        row = [f"`{name}`", _flops_rule(opdef), _cell(aten.get(name, [])), _cell(onnx_in.get(name, [])),
+               _cell(keras_in.get(name, [])), form,
                _cell(onnx_out.get(name, []))]
         row += ["✔" if name in table or name in ("nn.param",) else "—" for table in backends.values()]
         lines.append("| " + " | ".join(row) + " |")

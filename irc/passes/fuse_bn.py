@@ -85,6 +85,17 @@ def channel_index(letters: str, letter: str, shape: tuple, groups: int) -> np.nd
     return (i0 // (n0 // groups)) * n1 + np.arange(n1)[None, :]
 
 
+def _bias_name(weight: str) -> str:
+    """The bias beside a weight: `conv.weight` -> `conv.bias` (PyTorch, any `...weight` suffix as before),
+    `c1/kernel` -> `c1/bias` (Keras); any other name gets a `.bias` segment of its own."""
+    if weight.endswith("weight"):
+        return weight[: -len("weight")] + "bias"
+    head, sep, last = weight.rpartition("/")
+    if sep and last == "kernel":
+        return head + "/bias"
+    return weight + ".bias"
+
+
 @dataclass
 class FuseBatchNorm(Pass):
     name = "fuse-bn"
@@ -132,10 +143,7 @@ class FuseBatchNorm(Pass):
         wv = op.operands[1]
         if len(op.operands) > 2 and op.operands[2].owner.name == "nn.param":
             return consts.replace(anchor, op.operands[2], bias, keep_key=self.keep_names)
-        wkey = wv.owner.attrs["key"]
-        key = wkey[: -len("weight")] + "bias" if wkey.endswith("weight") else wkey + ".bias"
-        name = wv.name[: -len("weight")] + "bias" if wv.name.endswith("weight") else wv.name + ".bias"
-        return consts.new(anchor, bias, dtype, name, key, inline=False)
+        return consts.new(anchor, bias, dtype, _bias_name(wv.name), _bias_name(wv.owner.attrs["key"]), inline=False)
 
     def _emit(self, rw, consts, op, x, w, b, loc):
         dtype = op.result.type.dtype

@@ -18,8 +18,10 @@ EXAMPLE = """\
   irc-import two.pt --shape 3,64,64 --shape 10 --dtype f32 --dtype f32 -o two.ir
   # an ONNX file (opsets 13-21): its own input shapes are used
   irc-import resnet50.onnx -o resnet50.ir
+  # a Keras 3 model (.keras or .h5; channel-last, see irc-opt --pass nhwc-to-nchw)
+  irc-import mobilenet.keras -o mobilenet.ir
 Kinds are detected from the content: torch.save pickle (whole model or state_dict), TorchScript
-archive, torch.export .pt2, ONNX. Pickled whole models that weights_only loading refuses need
+archive, torch.export .pt2, ONNX, Keras. Pickled whole models that weights_only loading refuses need
 --trust-pickle (a pickle can run arbitrary code)."""
 
 
@@ -90,7 +92,8 @@ def _summary(args, module, out: str, kind: str) -> None:
 
 def _main(argv):
     p = make_parser("irc-import", "Import a PyTorch model into irc IR (m.ir + m.safetensors).", EXAMPLE)
-    p.add_argument("model", help="the model file: torch.save pickle or state_dict, TorchScript archive, .pt2, or ONNX")
+    p.add_argument("model", help="the model file: torch.save pickle or state_dict, TorchScript archive, .pt2, ONNX, "
+                                 "or Keras (.keras, .h5)")
     p.add_argument("--shape", action="append", default=[], metavar="C,H,W",
                    help="per-sample input shape (without the batch); once per input")
     p.add_argument("--batch", default="1", help="batch size N (default 1) or 'dynamic' for a '?' batch dimension")
@@ -120,7 +123,11 @@ def _main(argv):
         from ..frontend.onnx import is_onnx_file
 
         if is_onnx_file(args.model):  # detected by content: an ONNX ModelProto, whatever the file is called
-            return _import_onnx(args, out, progress, warn)
+            return _import_described(args, out, progress, warn)
+        from ..frontend.keras.source import is_keras_file
+
+        if is_keras_file(args.model):  # a .keras zip with config.json, or an .h5 with a model_config
+            return _import_described(args, out, progress, warn, keras=True)
         from ..frontend.torch.load import load_source
 
         src = load_source(args.model, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
@@ -144,17 +151,22 @@ def _main(argv):
     return 0
 
 
-def _import_onnx(args, out, progress, warn):
-    """irc-import of an ONNX file: its own input shapes are used; --shape/--dtype/--batch/--arch do not apply."""
+def _import_described(args, out, progress, warn, keras=False):
+    """irc-import of an ONNX (or Keras) file: its own input shapes are used; --shape/--dtype/--batch/--arch do
+    not apply."""
     from .. import ir
-    from ..frontend.onnx import import_onnx
     from ..ir.flops import count_flops, format_flops
     from ..ir.stats import summary
 
+    what = "a Keras model" if keras else "an ONNX file"
     if args.shape or args.dtype or args.arch or args.batch != "1":
-        warn("an ONNX file holds its own input shapes; --shape, --dtype, --batch and --arch are ignored")
+        warn(f"{what} holds its own input shapes; --shape, --dtype, --batch and --arch are ignored")
+    if keras:
+        from ..frontend.keras import import_keras as import_file
+    else:
+        from ..frontend.onnx import import_onnx as import_file
     try:
-        module = import_onnx(args.model, name=args.name, progress=progress, warn=warn)
+        module = import_file(args.model, name=args.name, progress=progress, warn=warn)
         progress("writing " + os.path.basename(out))
         ir.save(module, out)
     finally:
@@ -162,7 +174,8 @@ def _import_onnx(args, out, progress, warn):
     dynamic = any(d is None for a in module.main.args for d in a.type.shape)
     flops = format_flops(count_flops(module)) + (" per sample" if dynamic else "")
     wname = os.path.splitext(os.path.basename(out))[0] + ".safetensors"
-    info(args, f"irc-import: wrote {out} and {wname} from ONNX model {os.path.basename(args.model)}\n"
+    info(args, f"irc-import: wrote {out} and {wname} from {'Keras' if keras else 'ONNX'} model "
+               f"{os.path.basename(args.model)}\n"
                f"  inputs: {', '.join(str(a.type) for a in module.main.args)}\n  {summary(module)}\n"
                f"  {flops} at the imported shape")
     return 0
