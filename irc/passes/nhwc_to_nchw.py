@@ -226,6 +226,8 @@ class _Converter:
         func = self.func
         if self.change_signature:
             self.change_args()
+        else:
+            self.transpose_args_early()
         for op in list(func.ops):
             self.anchor = op
             self.visit(op)
@@ -237,11 +239,40 @@ class _Converter:
         self.consts.finish()
         return self.rw.commit() or self.touched
 
+    def transpose_args_early(self):
+        """An argument that reaches a channel-last spatial op only through layout-agnostic ops (a pad, a
+        rescaling) is transposed to NCHW once, at the function's entry, so those ops run channel-first and no
+        transpose is left inside the graph."""
+        if not self.func.ops:
+            return
+        for a in self.func.args:
+            r = a.type.rank
+            users = [OPS.get(u.name) for u in a.uses]
+            if 3 <= r <= 5 and not any(d is None or d.has("transpose") for d in users) \
+                    and not all(self.wants_channels_first(u, a) for u in a.uses) \
+                    and any(self.reaches_nhwc(u, a) for u in a.uses):
+                self.anchor = self.func.ops[0]
+                self.set(a, self.permute(a, channels_first(r), a.name + "_nchw"), channels_first(r))
+
+    def reaches_nhwc(self, user, v, depth: int = 0) -> bool:
+        """`v` flows into a channel-last spatial op's input through ops that keep its layout (unary and
+        element-wise ops, and ops whose axes the pass rewrites, such as pad)."""
+        opdef = OPS.get(user.name)
+        if opdef is not None and opdef.spatial and user.attrs["layout"] == "nhwc" and user.operands[0] is v:
+            return True
+        if opdef is None or depth > 8 or len(user.results) != 1 or user.results[0].type.rank != v.type.rank:
+            return False
+        if not (opdef.has("elementwise") or (opdef.axis_attrs and not opdef.rule("merged_dims"))):
+            return False
+        out = user.results[0]
+        return any(self.reaches_nhwc(u, out, depth + 1) for u in out.uses)
+
     def change_args(self):
         types = []
         for a in self.func.args:
             r = a.type.rank
-            wants = 3 <= r <= 5 and a.uses and all(self.wants_channels_first(u, a) for u in a.uses)
+            wants = 3 <= r <= 5 and a.uses and all(self.wants_channels_first(u, a) or self.reaches_nhwc(u, a)
+                                                    for u in a.uses)
             if wants:
                 types.append(permuted(a.type, channels_first(r)))
                 self.set(a, a, channels_first(r))
