@@ -26,9 +26,11 @@ def randomize(model, seed=0):
         new = []
         for w in layer.weights:
             shape = tuple(w.shape)
-            if "moving_variance" in w.path:
+            if w.path.endswith("/count"):  # Normalization's sample count: kept
+                new.append(keras.ops.convert_to_numpy(w))
+            elif "variance" in w.path:
                 new.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
-            elif "moving_mean" in w.path or "beta" in w.path or "bias" in w.path:
+            elif "mean" in w.path or "beta" in w.path or "bias" in w.path:
                 new.append(rng.normal(0, 0.1, shape).astype("float32"))
             elif "gamma" in w.path:
                 new.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
@@ -72,15 +74,16 @@ def assert_all_close(ref, got):
         assert_close(r, o.detach().numpy(), rule="pass")
 
 
-def check_model(model, tmp_path, pipeline=PIPELINE, emit=True, inner=0):
+def check_model(model, tmp_path, pipeline=PIPELINE, emit=True, inner=0, xs=None):
     """.keras round trip; the IR (NHWC) vs Keras; after `pipeline` the IR again, no nn.transpose inside the
-    graph; then the emitted PyTorch (the signature stays NHWC: the pass transposes at the boundary)."""
+    graph; then the emitted PyTorch (the signature stays NHWC: the pass transposes at the boundary). `xs`:
+    the inputs (default: seeded normal ones)."""
     import irc
     from irc.backend.pytorch.executor import Executor
     from irc.check import import_emitted
 
     module = save_and_import(model, tmp_path)
-    xs = nhwc_inputs(model)
+    xs = nhwc_inputs(model) if xs is None else xs
     ref = keras_run(model, xs if len(xs) > 1 else xs[0])
     assert_all_close(ref, Executor(module)(*xs))
     before = transposes(module)
@@ -138,11 +141,20 @@ def applications():
         "mobilenet_v2": lambda: apps.MobileNetV2(input_shape=(64, 64, 3), alpha=0.35, weights=None, classes=10),
         "resnet50": lambda: apps.ResNet50(input_shape=(64, 64, 3), weights=None, classes=10),
         "vgg16": lambda: apps.VGG16(input_shape=(32, 32, 3), weights=None, classes=10),
+        "inception_v3": lambda: apps.InceptionV3(input_shape=(75, 75, 3), weights=None, classes=10),
+        "densenet121": lambda: apps.DenseNet121(input_shape=(32, 32, 3), weights=None, classes=10),
+        # Normalization and Rescaling in front, squeeze-and-excite blocks (GlobalAveragePooling2D, Reshape, Multiply)
+        "efficientnet_b0": lambda: apps.EfficientNetB0(input_shape=(32, 32, 3), weights=None, classes=10),
+        # LayerNormalization over the channels of an NHWC tensor, Dense on 4-D tensors (a 1x1 conv), LayerScale,
+        # keras.ops.add residuals
+        "convnext_tiny": lambda: apps.ConvNeXtTiny(input_shape=(32, 32, 3), weights=None, classes=10),
+        # SeparableConv2D without bias + BatchNormalization: fuse-bn names the new bias `.../pointwise_bias`
+        "xception": lambda: apps.Xception(input_shape=(71, 71, 3), weights=None, classes=10),
     }
 
 
 QUICK = ["mobilenet_v1", "mobilenet_v2"]
-SLOW = ["resnet50", "vgg16"]
+SLOW = ["resnet50", "vgg16", "inception_v3", "densenet121", "efficientnet_b0", "convnext_tiny", "xception"]
 MODELS = [pytest.param(n) for n in QUICK] + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW]
 
 
@@ -306,6 +318,9 @@ SINGLE = {
     "layer_norm_hwc": _single(lambda L, x: L.LayerNormalization(axis=[1, 2, 3])(L.Conv2D(4, 1)(x))),
     "concat_axis1": _single(lambda L, x: L.Concatenate(axis=1)([L.Conv2D(4, 1)(x), x])),
     "upsample_bilinear3": _single(lambda L, x: L.UpSampling2D(3, interpolation="bilinear")(L.Conv2D(4, 1)(x))),
+    "normalization": _single(lambda L, x: L.Normalization(mean=[0.1, -0.2, 0.3, 0.0], variance=[0.5, 2.0, 1.0, 3.0])(x)),
+    "normalization_invert": _single(lambda L, x: L.Normalization(mean=[0.1, -0.2, 0.3, 0.0],
+                                                                 variance=[0.5, 2.0, 1.0, 3.0], invert=True)(x)),
     "relu_slope": _single(lambda L, x: L.ReLU(negative_slope=0.2, max_value=1.0)(L.Conv2D(4, 1)(x))),
 }
 
@@ -313,3 +328,82 @@ SINGLE = {
 @pytest.mark.parametrize("name", sorted(SINGLE))
 def test_single_layer(name, tmp_path):
     check_model(randomize(SINGLE[name]()), tmp_path)
+
+
+def _recurrent(kind, **kwargs):
+    def make():
+        x = keras.Input((7, 5), name="seq")
+        return keras.Model(x, getattr(keras.layers, kind)(6, name="rnn", **kwargs)(x), name="recurrent")
+
+    return make
+
+
+def _bidirectional(kind, merge_mode="concat", **kwargs):
+    def make():
+        x = keras.Input((7, 5), name="seq")
+        layer = getattr(keras.layers, kind)(6, **kwargs)
+        return keras.Model(x, keras.layers.Bidirectional(layer, merge_mode=merge_mode, name="bi")(x), name="bi_rnn")
+
+    return make
+
+
+RECURRENT = {
+    "lstm_last": _recurrent("LSTM"),
+    "lstm_sequences": _recurrent("LSTM", return_sequences=True),
+    "lstm_no_bias": _recurrent("LSTM", return_sequences=True, use_bias=False),
+    "gru_last": _recurrent("GRU"),
+    "gru_sequences": _recurrent("GRU", return_sequences=True),
+    "simple_rnn_last": _recurrent("SimpleRNN"),
+    "simple_rnn_relu_sequences": _recurrent("SimpleRNN", activation="relu", return_sequences=True),
+    "bi_lstm_last": _bidirectional("LSTM"),
+    "bi_lstm_sequences": _bidirectional("LSTM", return_sequences=True),
+    "bi_gru_sequences": _bidirectional("GRU", return_sequences=True),
+    "bi_gru_last": _bidirectional("GRU"),
+    "bi_simple_rnn_sequences": _bidirectional("SimpleRNN", return_sequences=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECURRENT))
+def test_recurrent(name, tmp_path):
+    """Keras' kernels [in, G*units] become PyTorch's [G*units, in] in PyTorch's gate order (GRU z,r,h -> r,z,n)."""
+    module = check_model(randomize(RECURRENT[name]()), tmp_path)
+    assert sum(op.name in ("nn.lstm", "nn.gru", "nn.rnn") for op in module.ops()) == 1
+
+
+def text_classifier(vocab=50, length=12):
+    """Embedding + Bidirectional(LSTM) + Dense, on integer tokens."""
+    layers = keras.layers
+    x = inp = keras.Input((length,), dtype="int32", name="tokens")
+    x = layers.Embedding(vocab, 8, name="embed")(x)
+    x = layers.Bidirectional(layers.LSTM(6, return_sequences=True), name="bi_seq")(x)
+    x = layers.Bidirectional(layers.LSTM(5), name="bi_last")(x)
+    x = layers.Dense(3, activation="softmax", name="fc")(x)
+    return keras.Model(inp, x, name="text_classifier")
+
+
+def test_text_classifier(tmp_path):
+    vocab = 50
+    model = randomize(text_classifier(vocab))
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, vocab, (2, 12), generator=g, dtype=torch.int32)
+    module = check_model(model, tmp_path, xs=[tokens])
+    assert any(op.name == "nn.gather" for op in module.ops())
+
+
+def test_recurrent_refusals():
+    """What PyTorch's modules cannot express is listed, not imported wrongly."""
+    import irc
+    from irc.ir import IrcError
+
+    layers = keras.layers
+    x = keras.Input((7, 5), name="seq")
+    ids = keras.Input((3,), dtype="int32", name="ids")
+    outs = [layers.LSTM(4, go_backwards=True, name="backwards")(x),
+            layers.GRU(4, reset_after=False, name="gru_v1")(x),
+            layers.Bidirectional(layers.LSTM(4), merge_mode="sum", name="bi_sum")(x),
+            layers.Embedding(10, 4, mask_zero=True, name="masked")(ids)]
+    with pytest.raises(IrcError) as err:
+        irc.import_keras(keras.Model([x, ids], outs, name="bad_rnn"))
+    msg = str(err.value)
+    for where in ("layer backwards", "layer gru_v1", "layer bi_sum", "layer masked"):
+        assert where in msg, msg

@@ -87,12 +87,13 @@ def channel_index(letters: str, letter: str, shape: tuple, groups: int) -> np.nd
 
 def _bias_name(weight: str) -> str:
     """The bias beside a weight: `conv.weight` -> `conv.bias` (PyTorch, any `...weight` suffix as before),
-    `c1/kernel` -> `c1/bias` (Keras); any other name gets a `.bias` segment of its own."""
+    `c1/kernel` -> `c1/bias` and `s/pointwise_kernel` -> `s/pointwise_bias` (Keras); any other name gets a
+    `.bias` segment of its own."""
     if weight.endswith("weight"):
         return weight[: -len("weight")] + "bias"
     head, sep, last = weight.rpartition("/")
-    if sep and last == "kernel":
-        return head + "/bias"
+    if sep and last.endswith("kernel"):  # Keras: `c1/kernel` -> `c1/bias`, `s/pointwise_kernel` -> `s/pointwise_bias`
+        return f"{head}/{last[: -len('kernel')]}bias"
     return weight + ".bias"
 
 

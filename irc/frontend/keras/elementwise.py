@@ -1,5 +1,5 @@
 """Element-wise layers: Activation (and the `activation=` of other layers), ReLU, LeakyReLU, PReLU, ELU,
-the merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum) and Rescaling."""
+the merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum), Rescaling and ConvNeXt's LayerScale."""
 
 from __future__ import annotations
 
@@ -127,6 +127,21 @@ for _key, _kind in (("Add", "add"), ("Subtract", "sub"), ("Multiply", "mul"), ("
     imports(_key)(_fold(_kind))
 
 
+def _binary_op(kind: str) -> Callable:
+    """keras.ops.add(a, b) and the like called on two tensors in a functional model (ConvNeXt's residual)."""
+    def binary(importer: KerasImporter, layer: object, ins: list[Value]) -> Value:
+        if len(ins) != 2:
+            raise Unsupported(f"keras.ops with {len(ins)} tensor operand(s) (only two tensors are supported)")
+        return importer.emit(kind, ins)
+
+    return binary
+
+
+for _key, _kind in (("Add", "add"), ("Subtract", "sub"), ("Multiply", "mul"), ("Maximum", "maximum"),
+                    ("Minimum", "minimum")):
+    imports(f"keras.ops.{_key}")(_binary_op(_kind))
+
+
 @imports("Average")
 def average(importer: KerasImporter, layer: object, ins: list[Value]) -> Value:
     total = _fold("add")(importer, layer, ins)
@@ -143,3 +158,9 @@ def rescaling(importer: KerasImporter, layer: object, ins: list[Value]) -> Value
     if not (offset == 0.0).all():
         y = importer.emit("add", [y, importer.constant(offset, what="offset")])
     return y
+
+
+@imports("LayerScale")
+def layer_scale(importer: KerasImporter, layer: object, ins: list[Value]) -> Value:
+    """ConvNeXt's LayerScale: x * gamma over the last axis."""
+    return importer.emit("mul", [ins[0], importer.weight(layer.gamma)])

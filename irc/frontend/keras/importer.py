@@ -67,9 +67,13 @@ class KerasImporter(Frontend):
 
     def emit(self, kind: str, operands: Sequence[Value], attrs: dict | None = None) -> Value:
         """nn.KIND for the current layer: named after it, located at its name; returns the first result."""
+        return self.emit_results(kind, operands, attrs)[0]
+
+    def emit_results(self, kind: str, operands: Sequence[Value], attrs: dict | None = None) -> list[Value]:
+        """As `emit`, returning every result."""
         layer_name = self.layer.name if self.layer is not None else kind
         op = self.emit_op(kind, list(operands), attrs, names=sanitize_name(layer_name), loc=NameLoc(layer_name))
-        return op.results[0]
+        return list(op.results)
 
     def weight(self, variable: object, reorder: Callable[[np.ndarray], np.ndarray] | None = None,
                how: str = "") -> Value:
@@ -92,6 +96,10 @@ class KerasImporter(Frontend):
             return self.emit("constant", [], {"value": _dense(arr, ir_dtype_of_numpy(arr))})
         key = self.store.fresh_key(f"{self.layer.name}/{what}")
         return self._add_param(key, arr)
+
+    def new_param(self, arr: np.ndarray, what: str) -> Value:
+        """A param made by the importer (not a Keras variable), keyed `LAYER/WHAT`, whatever its size."""
+        return self._add_param(self.store.fresh_key(f"{self.layer.name}/{what}"), np.ascontiguousarray(arr))
 
     def _add_param(self, key: str, arr: np.ndarray) -> Value:
         dtype = ir_dtype_of_numpy(arr)

@@ -1,4 +1,5 @@
-"""Normalisation: BatchNormalization (channel-last nn.batch_norm), LayerNormalization, Softmax."""
+"""Normalisation: BatchNormalization (channel-last nn.batch_norm), LayerNormalization, Normalization (a fixed
+mean and variance), Softmax."""
 
 from __future__ import annotations
 
@@ -68,3 +69,26 @@ def softmax(importer: KerasImporter, layer: object, ins: list[Value]) -> Value:
     if len(axes) != 1:
         raise Unsupported(f"Softmax over several axes {axes} is not supported")
     return importer.emit("softmax", [ins[0]], {"axis": axes[0]})
+
+
+def _squeezed(arr: np.ndarray) -> np.ndarray:
+    """`arr` without its leading size-1 axes (broadcasting gives the same result)."""
+    while arr.ndim > 1 and arr.shape[0] == 1:
+        arr = arr[0]
+    return arr
+
+
+@imports("Normalization")
+def normalization(importer: KerasImporter, layer: object, ins: list[Value]) -> Value:
+    """(x - mean) / max(sqrt(variance), epsilon) as x * scale + shift (invert: mean + x * that divisor)."""
+    keras = importer.keras
+    mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), np.float64)
+    variance = np.asarray(keras.ops.convert_to_numpy(layer.variance), np.float64)
+    divisor = np.maximum(np.sqrt(variance), keras.config.epsilon())
+    if importer.config("invert", False):
+        scale, shift = divisor, mean
+    else:
+        scale, shift = 1.0 / divisor, -mean / divisor
+    scale, shift = np.broadcast_arrays(scale, shift)
+    y = importer.emit("mul", [ins[0], importer.constant(_squeezed(scale).astype(np.float32), what="scale")])
+    return importer.emit("add", [y, importer.constant(_squeezed(shift).astype(np.float32), what="shift")])

@@ -1,5 +1,5 @@
 """Shape layers: Flatten, Reshape, Permute, Concatenate, Dropout (and the other inference no-ops),
-UpSampling2D, Identity."""
+UpSampling2D, Identity, Embedding (nn.gather of the embedding matrix's rows)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def concatenate(importer: KerasImporter, layer: object, ins: list[Value]) -> Val
 
 
 @imports("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-         "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity")
+         "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity", "StochasticDepth")
 def passthrough(importer: KerasImporter, layer: object, ins: list[Value]) -> Value:
     """Layers that do nothing at inference."""
     return ins[0]
@@ -68,3 +68,13 @@ def upsampling2d(importer: KerasImporter, layer: object, ins: list[Value]) -> Va
     else:
         attrs["scales"] = [float(s) for s in size]
     return importer.emit("upsample", [x], attrs)
+
+
+@imports("Embedding")
+def embedding(importer: KerasImporter, layer: object, ins: list[Value]) -> Value:
+    """Rows of the embedding matrix [vocabulary, dim] at the integer input: nn.gather on axis 0."""
+    if importer.config("mask_zero", False):
+        raise Unsupported("Embedding with mask_zero=True (the mask changes what later layers compute)")
+    if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
+        raise Unsupported("Embedding with LoRA or quantization is not supported")
+    return importer.emit("gather", [importer.weight(layer.embeddings), ins[0]], {"axis": 0})
