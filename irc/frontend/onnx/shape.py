@@ -110,13 +110,18 @@ def _reshape_target(importer, x, arr, allowzero=False):
     return out
 
 
-@imports("Reshape")
-def _reshape(importer, node):
-    x = importer.val(0)
+def _target_shape(importer) -> list:
+    """Reshape's and Expand's shape input (input 1): known at import time, entries ints or run-time dims."""
     target = importer.inp(1)
     if isinstance(target, Value):
         raise Unsupported("the target shape is computed at run time")
-    arr = list(target.array.ravel())
+    return list(target.array.ravel())
+
+
+@imports("Reshape")
+def _reshape(importer, node):
+    x = importer.val(0)
+    arr = _target_shape(importer)
     shape = _reshape_target(importer, x, arr, bool(importer.attr("allowzero", 0)))
     return importer.emit("reshape", [x], {"shape": shape})
 
@@ -201,10 +206,7 @@ def _expand_target(importer, node, x, arr):
 @imports("Expand")
 def _expand(importer, node):
     x = importer.val(0)
-    target = importer.inp(1)
-    if isinstance(target, Value):
-        raise Unsupported("the target shape is computed at run time")
-    arr = list(target.array.ravel())
+    arr = _target_shape(importer)
     arr = [1] * (x.type.rank - len(arr)) + arr
     shape, like, like_src = _expand_target(importer, node, x, arr)
     if like:
