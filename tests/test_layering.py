@@ -1,6 +1,6 @@
 """The layering of DESIGN.md, read from the source with `ast`: data flows frontend → ir → passes → backend.
 
-ir ← passes ← frontends/backends ← check ← tools; tools never import tools (only their private helpers);
+ir ← formats/passes ← frontends/backends ← runtimes ← check ← tools; tools never import tools (only their private helpers);
 no module imports itself back through a chain of module-level imports. The one lazy back-edge allowed is
 a pass that computes importing the torch executor inside a function.
 """
@@ -13,8 +13,10 @@ import os
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PKG = os.path.join(ROOT, "irc")
 
-LAYER = {"ir": 0, "fidelity": 0, "passes": 1, "frontend": 2, "backend": 2, "check": 3, "bisect": 3.5, "coverage": 3,
-         "tools": 4}  # bisect builds on check (its rule and targets)
+LAYER = {"ir": 0, "fidelity": 0, "formats": 1, "passes": 1, "frontend": 2, "backend": 2, "runtimes": 2.5, "check": 3,
+         "bisect": 3.5, "coverage": 3, "tools": 4}
+# formats: file-format schemas a frontend and a backend share (Caffe's messages); runtimes: framework runtimes
+# that check and bisect run (they may use a frontend to map names); bisect builds on check (its rule and targets)
 LAZY_ALLOWED = {("passes", "backend.pytorch.executor"), ("passes", "backend.pytorch")}
 
 

@@ -93,7 +93,7 @@ def _summary(args, module, out: str, kind: str) -> None:
 def _main(argv):
     p = make_parser("irc-import", "Import a PyTorch model into irc IR (m.ir + m.safetensors).", EXAMPLE)
     p.add_argument("model", help="the model file: torch.save pickle or state_dict, TorchScript archive, .pt2, ONNX, "
-                                 "or Keras (.keras, .h5)")
+                                 "Keras (.keras, .h5), TFLite, a Caffe prototxt or a Darknet .cfg (with --weights)")
     p.add_argument("--shape", action="append", default=[], metavar="C,H,W",
                    help="per-sample input shape (without the batch); once per input")
     p.add_argument("--batch", default="1", help="batch size N (default 1) or 'dynamic' for a '?' batch dimension")
@@ -103,6 +103,8 @@ def _main(argv):
     p.add_argument("--arch-args", metavar="JSON", help="keyword arguments for --arch, as a JSON object")
     p.add_argument("--trust-pickle", action="store_true",
                    help="load whole-model pickles that weights_only loading refuses (runs code from the file)")
+    p.add_argument("--weights", metavar="FILE", help="the weights of a Caffe prototxt (.caffemodel) or a Darknet .cfg "
+                                                     "(.weights)")
     p.add_argument("--name", help="the IR module's name (default: the model's class name)")
     p.add_argument("-o", "--output", required=True, help="the .ir file to write (weights go beside it)")
     args = p.parse_args(argv)
@@ -120,14 +122,13 @@ def _main(argv):
 
     try:
         progress("reading " + os.path.basename(args.model))
-        from ..frontend.onnx import is_onnx_file
+        from ..frontend import detect
 
-        if is_onnx_file(args.model):  # detected by content: an ONNX ModelProto, whatever the file is called
-            return _import_described(args, out, progress, warn)
-        from ..frontend.keras.source import is_keras_file
-
-        if is_keras_file(args.model):  # a .keras zip with config.json, or an .h5 with a model_config
-            return _import_described(args, out, progress, warn, keras=True)
+        fmt = detect(args.model)  # by content: ONNX, Keras, TFLite, Caffe, Darknet, whatever the file is called
+        if fmt is not None:
+            return _import_described(args, out, progress, warn, fmt)
+        if args.weights is not None:
+            raise IrcError("--weights is for a Caffe prototxt or a Darknet .cfg; a PyTorch file holds its own")
         from ..frontend.torch.load import load_source
 
         src = load_source(args.model, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
@@ -151,33 +152,32 @@ def _main(argv):
     return 0
 
 
-def _import_described(args, out, progress, warn, keras=False):
-    """irc-import of an ONNX (or Keras) file: its own input shapes are used; --shape/--dtype/--batch/--arch do
-    not apply."""
+def _import_described(args, out, progress, warn, fmt):
+    """irc-import of a file that describes its own inputs (ONNX, Keras, TFLite, Caffe, Darknet): its own input
+    shapes are used; --shape/--dtype/--batch/--arch do not apply."""
     from .. import ir
-    from ..ir.flops import count_flops, format_flops
-    from ..ir.stats import summary
+    from ..frontend import resolve
 
-    what = "a Keras model" if keras else "an ONNX file"
     if args.shape or args.dtype or args.arch or args.batch != "1":
-        warn(f"{what} holds its own input shapes; --shape, --dtype, --batch and --arch are ignored")
-    if keras:
-        from ..frontend.keras import import_keras as import_file
-    else:
-        from ..frontend.onnx import import_onnx as import_file
+        warn(f"the {fmt.name} model holds its own input shapes; --shape, --dtype, --batch and --arch are ignored")
+    extra = {}
+    if fmt.needs_weights:
+        if args.weights is None:
+            raise IrcError(f"{args.model} is a {fmt.name} model: give its weights with --weights ({fmt.weights_help})")
+        extra["weights"] = args.weights
+    elif args.weights is not None:
+        raise IrcError(f"--weights: a {fmt.name} model holds its own weights")
     try:
-        module = import_file(args.model, name=args.name, progress=progress, warn=warn)
+        import_file = resolve(fmt.load)
+    except ImportError as e:
+        raise IrcError(f"reading a {fmt.name} model needs a package that is not installed: {e}") from None
+    try:
+        module = import_file(args.model, name=args.name, progress=progress, warn=warn, **extra)
         progress("writing " + os.path.basename(out))
         ir.save(module, out)
     finally:
         progress.done()
-    dynamic = any(d is None for a in module.main.args for d in a.type.shape)
-    flops = format_flops(count_flops(module)) + (" per sample" if dynamic else "")
-    wname = os.path.splitext(os.path.basename(out))[0] + ".safetensors"
-    info(args, f"irc-import: wrote {out} and {wname} from {'Keras' if keras else 'ONNX'} model "
-               f"{os.path.basename(args.model)}\n"
-               f"  inputs: {', '.join(str(a.type) for a in module.main.args)}\n  {summary(module)}\n"
-               f"  {flops} at the imported shape")
+    _summary(args, module, out, f"{fmt.name} model")
     return 0
 
 
