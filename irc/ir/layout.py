@@ -46,3 +46,13 @@ def activation_perm(src: str, dst: str, rank: int = 4) -> tuple[int, ...]:
 def weight_perm(opdef: OpDef, src: str, dst: str) -> tuple[int, ...]:
     """perm turning `opdef`'s weight in activation layout src ("nhwc") into its form for dst ("nchw")."""
     return permutation(opdef.weight_layout[src], opdef.weight_layout[dst])
+
+
+def reorder(src: str, dst: str, rank: int) -> tuple[int, ...] | None:
+    """perm turning an activation of any `rank` >= 2 from layout src ("nchw"/"nhwc") into dst (depth-to-space
+    goes through rank 6, past activation_layout's letters); None below rank 2."""
+    if rank < 2:
+        return None
+    spatial = "".join(chr(ord("a") + i) for i in range(rank - 2))
+    letters = {"nchw": "NC" + spatial, "nhwc": "N" + spatial + "C"}
+    return permutation(letters[src], letters[dst])

@@ -12,10 +12,12 @@ from .fuse_silu import FuseSilu
 from .infer_shapes import InferShapes
 from .manager import REGISTRY, parse_pipeline, register, run_passes
 from .merge_recurrent_layers import MergeRecurrentLayers
+from .nchw_to_nhwc import NchwToNhwc
 from .nhwc_to_nchw import NhwcToNchw
 
 for _cls in (InferShapes, DeadCodeElimination, FuseBatchNorm, FoldConstants, Canonicalize,
-             CommonSubexpressionElimination, NhwcToNchw, FuseSilu, FuseGelu, FuseLinear, MergeRecurrentLayers):
+             CommonSubexpressionElimination, NhwcToNchw, NchwToNhwc, FuseSilu, FuseGelu, FuseLinear,
+             MergeRecurrentLayers):
     register(_cls)
 
 __all__ = ["Pass", "PassError", "REGISTRY", "parse_pipeline", "register", "run_passes"]
