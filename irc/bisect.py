@@ -23,7 +23,9 @@ them, and convert to NCHW torch tensors when the backend changed the layout). Im
 - `IrRuntime(module)`: the torch executor, compiled with `capture=True` (each op's results yielded as computed);
 - `TorchSourceRuntime(model, input_types)`: the source nn.Module, exported and imported afresh with the
   importer recording which fx node became which IR value, run node by node with a `torch.fx.Interpreter`;
-- `OnnxRuntime(path, names)`: onnxruntime with every intermediate value made a graph output;
+- the framework runtimes of `irc.runtimes` (onnxruntime, LiteRT, OpenCV, ncnn, Keras), each a class with
+  this method, given the inputs fitted to its layout (`irc.runtimes.fit_inputs`); a channel-last value is
+  compared with a channel-first one after a transpose (`irc.runtimes.match_layout`);
 - `EmittedRuntime(directory, module)`: the emitted model.py's `forward`, its locals read line by line.
 
 Memory: the reference side is run first and its values kept (the one extra copy of the activations); the
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Protocol
 from .fidelity import Verdict, compare
 from .ir import IrcError, Module
 from .ir.core import file_locs
+from .runtimes import match_layout
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -139,52 +142,6 @@ class TorchSourceRuntime:
             Capture(self.program.graph_module).run(*self._graph_args(inputs))
 
         return stream(produce)
-
-
-class OnnxRuntime:
-    """An ONNX file in onnxruntime with every intermediate value added as a graph output. `names` maps ONNX
-    value names to IR names (see `onnx_source_names`); None for a file irc emitted, whose ONNX names are the
-    IR's names (helper values the emitter added have no IR counterpart and are ignored)."""
-
-    def __init__(self, path: str, names: dict[str, str] | None = None):
-        import onnx
-
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise IrcError("bisecting ONNX needs onnxruntime (pip install 'irc[onnx]')") from None
-        from .frontend.onnx import load_onnx
-
-        model = load_onnx(path)
-        shown = {o.name for o in model.graph.output}
-        extra = [o for n in model.graph.node for o in n.output if o and o not in shown]
-        if names is not None:
-            extra = [o for o in extra if o in names]
-        model.graph.output.extend(onnx.ValueInfoProto(name=o) for o in dict.fromkeys(extra))
-        self.names = names
-        self.session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-
-    def run_named(self, inputs: list[torch.Tensor],
-                  want: set[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
-        import numpy as np
-        import torch
-
-        feed = {i.name: x.numpy() for i, x in zip(self.session.get_inputs(), inputs)}
-        outs = self.session.run(None, feed)
-        for info, arr in zip(self.session.get_outputs(), outs):
-            name = info.name if self.names is None else self.names.get(info.name)
-            if name is not None and (want is None or name in want):
-                yield name, torch.from_numpy(np.asarray(arr))
-
-
-def onnx_source_names(path: str) -> dict[str, str]:
-    """{ONNX value name: IR value name} of a fresh import of an ONNX file (the importer's `onnx_names`)."""
-    from .frontend.onnx import OnnxImporter, load_onnx, sanitize
-
-    importer = OnnxImporter(load_onnx(path), sanitize(os.path.basename(path)).replace(".", "_"))
-    module = importer.run()
-    alive = {id(v): v.name for v in module.main.values()}
-    return {onnx_name: alive[i] for i, onnx_name in importer.onnx_names.items() if i in alive}
 
 
 class EmittedRuntime:
@@ -351,7 +308,7 @@ def compare_stream(module: Module, reference: dict, produced: Iterator[tuple[str
     for name, tensor in produced:
         ref = reference.pop(name, None) if name in want else None
         if ref is not None:
-            verdicts[name] = compare(ref, tensor, rule, rtol=rtol, atol=atol)
+            verdicts[name] = compare(ref, match_layout(ref, tensor), rule, rtol=rtol, atol=atol)
         del tensor, ref
     return [Row(r.name, op, verdicts.get(r.name)) for op in module.main.ops if op.operands for r in op.results]
 
@@ -418,26 +375,42 @@ def _load(ir: str | Module, allow_outside_weights: bool) -> Module:
 
 
 def _source_side(source: object, module: Module) -> Runtime:
-    from .check import OnnxSource
+    from .check import FileSource
+    from .runtimes import open_runtime, source_names
 
-    if isinstance(source, OnnxSource):
-        return OnnxRuntime(source.path, onnx_source_names(source.path))
     if isinstance(source, str):
-        return OnnxRuntime(source, onnx_source_names(source))
+        source = FileSource("onnx", source)
+    if isinstance(source, FileSource):
+        names = source_names(source.kind, source.path, source.weights)
+        return _Fitted(open_runtime(source.kind, source.path, names=names, weights=source.weights))
     model = source.model if hasattr(source, "model") and hasattr(source, "kind") else source
     if hasattr(model, "eval") and not hasattr(model, "graph_signature"):
         model.eval()
     return TorchSourceRuntime(model, [a.type for a in module.main.args])
 
 
-def _rule(source: object, module: Module, emitted: str | None, onnx: str | None, rule: str,
-          rtol: float | None, atol: float | None, allow_outside_weights: bool) -> tuple[str, str]:
+class _Fitted:
+    """A framework runtime given inputs fitted to its layout (`irc.runtimes.fit_inputs`)."""
+
+    def __init__(self, runtime: object):
+        self.runtime = runtime
+
+    def run_named(self, inputs: list[torch.Tensor],
+                  want: set[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+        from .runtimes import fit_inputs
+
+        return self.runtime.run_named(fit_inputs(list(inputs), self.runtime.input_types), want)
+
+
+def _rule(source: object, module: Module, emitted: str | None, runtime: tuple[str, str] | None, rule: str,
+          rtol: float | None, atol: float | None, allow_outside_weights: bool,
+          weights: str | None) -> tuple[str, str]:
     from . import check as chk
 
-    callable_source = chk.OnnxSource(source) if isinstance(source, str) else chk.as_callable(source)
+    callable_source = chk.FileSource("onnx", source) if isinstance(source, str) else chk.as_callable(source)
     src_state = dict(callable_source.state_dict().items())
-    if onnx is not None:
-        target = chk._onnx_target(onnx, 0)
+    if runtime is not None:
+        target = chk._runtime_target(runtime[0], runtime[1], 0, weights)
     elif emitted is not None:
         target = chk._emitted_target(emitted, src_state, 0)
     else:
@@ -459,21 +432,26 @@ def _ir_pair_rule(before: Module, after: Module, rule: str) -> tuple[str, str]:
 
 
 def bisect(source: object = None, *, ir: str | Module | None = None, emitted: str | None = None,
-           onnx: str | None = None, against: str | Module | None = None, rule: str = "auto",
-           rtol: float | None = None, atol: float | None = None, seed: int = 0,
-           allow_outside_weights: bool = False) -> BisectResult:
+           onnx: str | None = None, runtime: tuple[str, str] | None = None, against: str | Module | None = None,
+           rule: str = "auto", rtol: float | None = None, atol: float | None = None, seed: int = 0,
+           allow_outside_weights: bool = False, weights: str | None = None) -> BisectResult:
     """Find the first op where a converted model leaves the source.
 
-    `source` (an nn.Module, what load_source returns, an ONNX path or an OnnxSource) against `ir`, or
-    against `emitted` / `onnx` with `ir` the IR they were emitted from (its op order, lines and locations
-    make the table); or, with no source, `ir` (before) against `against` (after), values matched by name."""
+    `source` (an nn.Module, what load_source returns, an ONNX path or a FileSource) against `ir`, or against
+    `emitted` / a framework file `runtime=(kind, path)` (`onnx=path` is ("onnx", path)) with `ir` the IR they were
+    emitted from (its op order, lines and locations make the table); or, with no source, `ir` (before) against
+    `against` (after), values matched by name."""
     if rule not in ("auto", "exact", "pass"):
         raise IrcError(f"unknown rule '{rule}' (auto, exact or pass)")
     if ir is None:
-        raise IrcError("--bisect needs --ir M.IR (with --emitted or --onnx: the IR they were emitted from)")
+        raise IrcError("--bisect needs --ir M.IR (with --emitted or a framework file: the IR they were emitted from)")
     module = _load(ir, allow_outside_weights)
+    if onnx is not None:
+        if runtime is not None:
+            raise IrcError("give at most one framework file to bisect")
+        runtime = ("onnx", onnx)
     if against is not None:
-        if source is not None or emitted is not None or onnx is not None:
+        if source is not None or emitted is not None or runtime is not None:
             raise IrcError("--against compares two IR files: give no SOURCE, --emitted or --onnx with it")
         after = _load(against, allow_outside_weights)
         chosen, reason = _ir_pair_rule(module, after, rule)
@@ -481,11 +459,13 @@ def bisect(source: object = None, *, ir: str | Module | None = None, emitted: st
         return run_bisect(after, IrRuntime(module), IrRuntime(after), chosen, reason, rtol, atol, seed, skip)
     if source is None:
         raise IrcError("give SOURCE to bisect against (or --against AFTER.IR to compare two IR files)")
-    if emitted is not None and onnx is not None:
-        raise IrcError("give at most one of --emitted and --onnx")
-    chosen, reason = _rule(source, module, emitted, onnx, rule, rtol, atol, allow_outside_weights)
-    if onnx is not None:
-        target = OnnxRuntime(onnx)
+    if emitted is not None and runtime is not None:
+        raise IrcError("give at most one of --emitted and a framework file")
+    chosen, reason = _rule(source, module, emitted, runtime, rule, rtol, atol, allow_outside_weights, weights)
+    if runtime is not None:
+        from .runtimes import open_runtime
+
+        target = _Fitted(open_runtime(runtime[0], runtime[1], module=module, weights=weights))
     elif emitted is not None:
         target = EmittedRuntime(emitted, module)
     else:
@@ -495,5 +475,5 @@ def bisect(source: object = None, *, ir: str | Module | None = None, emitted: st
     return run_bisect(module, reference, target, chosen, reason, rtol, atol, seed, fused_names(module, known))
 
 
-__all__ = ["BisectResult", "EmittedRuntime", "IrRuntime", "OnnxRuntime", "Row", "Runtime", "TorchSourceRuntime",
-           "bisect", "blame", "compare_stream", "emitted_locals", "onnx_source_names", "run_bisect", "stream"]
+__all__ = ["BisectResult", "EmittedRuntime", "IrRuntime", "Row", "Runtime", "TorchSourceRuntime", "bisect", "blame",
+           "compare_stream", "emitted_locals", "run_bisect", "stream"]

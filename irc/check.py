@@ -1,7 +1,8 @@
 """`irc-check`: does the converted model compute what the source computes?
 
 Runs the source model and a target — the IR itself (with the torch executor), an emitted PyTorch
-directory, or an ONNX file (in onnxruntime) — on the same seeded random inputs and compares every output with
+directory, or a framework file in its own runtime (ONNX in onnxruntime, TFLite in LiteRT, Caffe in OpenCV,
+ncnn, Keras: `irc.runtimes`) — on the same seeded random inputs and compares every output with
 `irc.fidelity.compare`, the rules of DESIGN.md's fidelity table.
 
 Inputs: one tensor per forward argument, shaped as the IR's argument types, with every dynamic
@@ -13,7 +14,7 @@ Which rule ("auto", the default):
 - `exact` (bit-identical or rtol=1e-5, atol=1e-6) when every weight of the target is one of the
   source's own tensors, unchanged: an unoptimised import, or its emitted code;
 - `pass` (max|Δ| ≤ 1e-4·max(1, max|ref|) and rtol=1e-3, atol=1e-4) when some weight is new or
-  differs — a fusion or folding pass made it — and always for ONNX.
+  differs — a fusion or folding pass made it — and always for a framework runtime.
 The IR carries no record of the passes that ran on it, but a numeric pass always leaves new or
 changed tensors behind, so the weights tell; `rule="exact"|"pass"` overrides the guess.
 """
@@ -44,18 +45,19 @@ BATCHES = (1, 3)
 
 @dataclass
 class CheckResult:
-    target: str  # "ir", "emitted", "onnx"
+    target: str  # "ir", "emitted", or a runtime's kind ("onnx", "tflite", ...)
     rule: str
     rule_reason: str
     rows: list = field(default_factory=list)  # (batch, output name, Verdict)
     problems: list = field(default_factory=list)  # messages for what could not be compared
+    notes: list = field(default_factory=list)  # how the inputs or outputs were adapted
 
     @property
     def ok(self) -> bool:
         return not self.problems and bool(self.rows) and all(v.ok for _, _, v in self.rows)
 
     def lines(self) -> list[str]:
-        out = [f"rule: {self.rule} ({self.rule_reason})"]
+        out = [f"rule: {self.rule} ({self.rule_reason})"] + [f"note: {n}" for n in self.notes]
         for batch, name, v in self.rows:
             out.append(f"[batch {batch}] {v.line(name)}")
         out.extend(self.problems)
@@ -163,7 +165,7 @@ def _first_line(e) -> str:
     return lines[0][:300] if lines else ""
 
 
-def as_callable(source: object) -> torch.nn.Module | OnnxSource:
+def as_callable(source: object) -> torch.nn.Module | FileSource:
     """An eval-mode callable module for what load_source returns (a Source holding an nn.Module, a
     ScriptModule or an ExportedProgram) or for a module given directly."""
     import torch
@@ -179,48 +181,27 @@ def as_callable(source: object) -> torch.nn.Module | OnnxSource:
     return source
 
 
-def _onnx_runner(path: str):
-    """(run(*tensors) -> list of tensors, output names, input TensorTypes) for an ONNX file in onnxruntime."""
-    import numpy as np
-    import torch
+class FileSource:
+    """A framework file as the reference side of a check (irc-check m.onnx --ir m.ir; a .tflite, a Caffe prototxt
+    with its weights, ...): run in that framework's runtime (`irc.runtimes`), always held to the pass rule."""
 
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise IrcError("checking ONNX needs onnxruntime (pip install 'irc[onnx]')") from None
-    from .frontend.onnx import load_onnx
-    from .ir import TensorType
+    def __init__(self, kind: str, path: str, weights: str | None = None):
+        from .runtimes import open_runtime
 
-    load_onnx(path)  # a readable error for a missing or broken file
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    dt = {"tensor(float)": "f32", "tensor(double)": "f64", "tensor(float16)": "f16", "tensor(int64)": "i64",
-          "tensor(int32)": "i32", "tensor(bool)": "i1", "tensor(uint8)": "u8", "tensor(int8)": "i8"}
-    ins = sess.get_inputs()
-    types = [TensorType(tuple(d if isinstance(d, int) else None for d in i.shape), dt.get(i.type, "f32")) for i in ins]
+        self.kind, self.path, self.weights = kind, path, weights
+        self.runtime = open_runtime(kind, path, weights=weights)
+        self.names, self.types = self.runtime.output_names, self.runtime.input_types
 
-    def run(*xs):
-        outs = sess.run(None, {i.name: x.numpy() for i, x in zip(ins, xs)})
-        return [torch.from_numpy(np.asarray(o)) for o in outs]
-
-    return run, [o.name for o in sess.get_outputs()], types
-
-
-class OnnxSource:
-    """An ONNX file as the reference side of a check (irc-check m.onnx --ir m.ir): run in onnxruntime on the
-    CPU, always held to the pass rule."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.run, self.names, self.types = _onnx_runner(path)
-
-    def eval(self) -> OnnxSource:
+    def eval(self) -> FileSource:
         return self
 
     def state_dict(self) -> dict:
         return {}
 
-    def __call__(self, *xs):
-        return self.run(*xs)
+    def __call__(self, *xs: torch.Tensor) -> list[torch.Tensor]:
+        from .runtimes import fit_inputs
+
+        return self.runtime(*fit_inputs(list(xs), self.types))
 
 
 @dataclass
@@ -228,16 +209,22 @@ class Target:
     """What `check` runs against the source: a callable on torch tensors, its output names, inputs for
     a batch size, and (weight key, its tensor, the source's tensor) pairs for choosing the rule."""
 
-    kind: str  # "ir", "emitted", "onnx"
+    kind: str  # "ir", "emitted", or a runtime's kind ("onnx", "tflite", ...)
     run: object
     names: list
     inputs_for: object  # (batch) -> list of tensors
-    pairs: list | None  # None: the weights cannot be compared (ONNX)
+    pairs: list | None  # None: the weights cannot be compared (a framework file)
 
 
-def _onnx_target(path: str, seed: int) -> Target:
-    run, names, types = _onnx_runner(path)
-    return Target("onnx", run, names, lambda batch: random_inputs(types, batch, seed), None)
+def _runtime_target(kind: str, path: str, seed: int, weights: str | None = None) -> Target:
+    """A framework file run in its own runtime; inputs in its layout (a torch source that wants them
+    channel-first gets them transposed, see `_run_source`)."""
+    from .runtimes import fit_inputs, open_runtime
+
+    runtime = open_runtime(kind, path, weights=weights)
+    types = runtime.input_types
+    return Target(kind, lambda *xs: runtime(*fit_inputs(list(xs), types)), runtime.output_names,
+                  lambda batch: random_inputs(types, batch, seed), None)
 
 
 def _ir_target(ir, src_state: dict, seed: int, allow_outside_weights: bool) -> Target:
@@ -264,8 +251,9 @@ def _emitted_target(emitted: str, src_state: dict, seed: int) -> Target:
 
 
 def _choose_rule(source, target: Target, rule: str, rtol, atol) -> tuple[str, str]:
-    if target.pairs is None or isinstance(source, OnnxSource):  # ONNX: always the post-pass rule (DESIGN.md)
-        same, reason = False, "ONNX in onnxruntime is held to the pass rule"
+    if target.pairs is None or isinstance(source, FileSource):  # other runtimes: the post-pass rule (DESIGN.md)
+        kind = source.kind if isinstance(source, FileSource) else target.kind
+        same, reason = False, f"a {kind} model in its own runtime is held to the pass rule"
     else:
         same, reason = _same_weights(target.pairs)
     if rule == "auto":
@@ -278,17 +266,39 @@ def _choose_rule(source, target: Target, rule: str, rtol, atol) -> tuple[str, st
     return chosen, reason
 
 
+def _run_source(source, inputs, desc: str, result: CheckResult) -> list:
+    """The source's outputs on `inputs`; a channel-last input a channel-first source refuses is transposed for
+    it (a target emitted channels-last from a PyTorch model), and the check says so."""
+    try:
+        return flatten_outputs(source(*inputs))
+    except Exception as e:  # noqa: BLE001  (a model can raise anything)
+        first = e
+    from .ir.layout import reorder
+
+    if any(x.dim() >= 3 for x in inputs) and not isinstance(source, FileSource):
+        moved = [x.permute(reorder("nhwc", "nchw", x.dim())) if x.dim() >= 3 else x for x in inputs]
+        try:
+            out = flatten_outputs(source(*moved))
+        except Exception:  # noqa: BLE001
+            pass
+        else:
+            note = "the target takes channel-last inputs: the source got them transposed to channel-first"
+            if note not in result.notes:
+                result.notes.append(note)
+            return out
+    raise IrcError(f"the source model fails on inputs of shape {desc} (the IR's input shapes): "
+                   f"{type(first).__name__}: {_first_line(first)}") from None
+
+
 def _run_batch(source, target: Target, inputs, batch: int, result: CheckResult):
     """(reference outputs, target outputs), or None after recording why the target failed."""
     import torch
 
+    from .runtimes import match_layout
+
     desc = ", ".join("x".join(str(d) for d in tuple(x.shape)) for x in inputs)
     with torch.no_grad():
-        try:
-            ref = flatten_outputs(source(*inputs))
-        except Exception as e:  # noqa: BLE001  (a model can raise anything)
-            raise IrcError(f"the source model fails on inputs of shape {desc} (the IR's input shapes): "
-                           f"{type(e).__name__}: {_first_line(e)}") from None
+        ref = _run_source(source, inputs, desc, result)
         try:
             out = flatten_outputs(target.run(*inputs))
         except Exception as e:  # noqa: BLE001
@@ -298,27 +308,35 @@ def _run_batch(source, target: Target, inputs, batch: int, result: CheckResult):
     if len(ref) != len(out):
         result.problems.append(f"[batch {batch}] FAIL: the source gives {len(ref)} outputs, the target {len(out)}")
         return None
-    return ref, out
+    return ref, [match_layout(r, o) for r, o in zip(ref, out)]
+
+
+def _target(source, ir, emitted, runtime, seed: int, allow_outside_weights: bool, weights: str | None) -> Target:
+    src_state = dict(source.state_dict().items())
+    if runtime is not None:
+        return _runtime_target(runtime[0], runtime[1], seed, weights)
+    if ir is not None:
+        return _ir_target(ir, src_state, seed, allow_outside_weights)
+    return _emitted_target(emitted, src_state, seed)
 
 
 def check(source: object, *, ir: str | Module | None = None, emitted: str | None = None, onnx: str | None = None,
-          rule: str = "auto", rtol: float | None = None, atol: float | None = None, seed: int = 0,
-          batches: Iterable[int] = BATCHES, allow_outside_weights: bool = False) -> CheckResult:
-    """Compare `source` (an nn.Module, or what load_source returns) with exactly one target: `ir`
-    (path or Module), `emitted` (a directory written by emit_pytorch) or `onnx` (an .onnx file, run in
-    onnxruntime on the CPU)."""
-    if sum(x is not None for x in (ir, emitted, onnx)) != 1:
-        raise IrcError("give exactly one target to check: --ir, --emitted or --onnx")
+          runtime: tuple[str, str] | None = None, rule: str = "auto", rtol: float | None = None,
+          atol: float | None = None, seed: int = 0, batches: Iterable[int] = BATCHES,
+          allow_outside_weights: bool = False, weights: str | None = None) -> CheckResult:
+    """Compare `source` (an nn.Module, what load_source returns, or a FileSource) with exactly one target: `ir`
+    (path or Module), `emitted` (a directory written by emit_pytorch), or a framework file in its own runtime:
+    `runtime=(kind, path)` with a kind of `irc.runtimes.RUNTIMES` (`onnx=path` is `runtime=("onnx", path)`;
+    `weights`: a Caffe target's caffemodel when `path` is a prototxt)."""
+    if onnx is not None and runtime is not None:
+        raise IrcError("give at most one framework file to check")
+    runtime = ("onnx", onnx) if onnx is not None else runtime
+    if sum(x is not None for x in (ir, emitted, runtime)) != 1:
+        raise IrcError("give exactly one target to check: --ir, --emitted, or one framework file (--onnx, ...)")
     if rule not in ("auto", "exact", "pass"):
         raise IrcError(f"unknown rule '{rule}' (auto, exact or pass)")
     source = as_callable(source)
-    src_state = dict(source.state_dict().items())
-    if onnx is not None:
-        target = _onnx_target(onnx, seed)
-    elif ir is not None:
-        target = _ir_target(ir, src_state, seed, allow_outside_weights)
-    else:
-        target = _emitted_target(emitted, src_state, seed)
+    target = _target(source, ir, emitted, runtime, seed, allow_outside_weights, weights)
     chosen, reason = _choose_rule(source, target, rule, rtol, atol)
     result = CheckResult(target.kind, chosen, reason)
     seen_shapes = set()
@@ -349,7 +367,7 @@ sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = [
     "CheckResult",
-    "OnnxSource",
+    "FileSource",
     "Verdict",
     "check",
     "emitted_source_keys",

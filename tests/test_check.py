@@ -220,3 +220,29 @@ def test_a_source_that_does_not_fit_the_ir_is_a_user_error(ir_path):
     other = nn.Sequential(nn.Conv2d(5, 2, 1))  # wants 5 channels; the IR feeds 3
     with pytest.raises(IrcError, match="source model fails on inputs of shape 1x3x8x8"):
         check(other, ir=ir_path)
+
+
+def test_a_channel_last_target_is_checked_against_a_channel_first_source(source, ir_path, tmp_path):
+    """An ONNX file emitted after nchw-to-nhwc{change-signature=true} takes NHWC inputs: the torch source gets
+    them transposed, the NHWC feature-map output is compared after transposing back, and the check says so; a
+    wrong weight in the channel-last file still fails."""
+    pytest.importorskip("onnxruntime")
+    import irc
+    from irc.backend.onnx import emit_onnx
+    from irc.check import check
+    from irc.passes import run_passes
+
+    module = irc.load(ir_path)
+    run_passes(module, "nchw-to-nhwc{change-signature=true},fuse-bn,fold-constants,cse,dce")
+    assert module.main.args[0].type.shape == (None, 8, 8, 3)
+    good = str(tmp_path / "nhwc.onnx")
+    emit_onnx(module, good)
+    result = check(source, onnx=good)
+    assert result.ok, result.lines()
+    assert any("channel-last inputs" in n for n in result.notes)
+    assert [r[1] for r in result.rows] == [v.name for v in module.main.outputs] * 2
+    key = next(op.attrs["key"] for op in module.ops() if op.name == "nn.param" and op.result.type.rank == 4)
+    module.weights.add(key, module.weights.numpy(key) * 1.01)
+    bad = str(tmp_path / "wrong.onnx")
+    emit_onnx(module, bad)
+    assert not check(source, onnx=bad).ok

@@ -15,6 +15,15 @@ Entries are strings so that naming a runtime imports nothing; `irc-check --KIND 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..ir.layout import reorder
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..ir import Module, TensorType
+
 RUNTIMES = {
     "onnx": "irc.runtimes.onnx:OnnxRuntime",
     "keras": "irc.runtimes.keras:KerasRuntime",
@@ -23,3 +32,56 @@ RUNTIMES = {
     "darknet": "irc.runtimes.opencv:DarknetRuntime",
     "ncnn": "irc.runtimes.ncnn:NcnnRuntime",
 }
+
+
+def runtime_class(kind: str) -> type:
+    """The runtime class of `kind` ("tflite", ...); an IrcError when its framework is not installed."""
+    from ..frontend import resolve
+    from ..ir import IrcError
+
+    if kind not in RUNTIMES:
+        raise IrcError(f"no runtime for '{kind}' (known: {', '.join(RUNTIMES)})")
+    try:
+        return resolve(RUNTIMES[kind])
+    except ImportError as e:
+        raise IrcError(f"running a {kind} model needs a package that is not installed: {e} "
+                       f"(pip install 'irc[{kind}]')") from None
+
+
+def open_runtime(kind: str, path: str, module: Module | None = None, names: dict[str, str] | None = None,
+                 weights: str | None = None) -> object:
+    """An instance of the runtime of `kind` for the file (or directory) at `path`."""
+    return runtime_class(kind)(path, module=module, names=names, weights=weights)
+
+
+def source_names(kind: str, path: str, weights: str | None = None) -> dict[str, str] | None:
+    """{framework name: IR value name} of a fresh import of a source file, for bisecting against it; None when
+    the runtime's names are the IR's (its class has no `source_names`)."""
+    find = getattr(runtime_class(kind), "source_names", None)
+    return None if find is None else find(path, weights)
+
+
+def fit_inputs(inputs: list[torch.Tensor], types: list[TensorType]) -> list[torch.Tensor]:
+    """`inputs` made to fit a runtime's `types`: a channel-first tensor is transposed to channel-last where
+    that is what the runtime takes (a model emitted channels-last from a channel-first IR)."""
+    out = []
+    for x, t in zip(inputs, types):
+        want = tuple(t.shape)
+        if x.dim() >= 3 and not _fits(tuple(x.shape), want) and \
+                _fits(tuple(x.permute(reorder("nchw", "nhwc", x.dim())).shape), want):
+            x = x.permute(reorder("nchw", "nhwc", x.dim())).contiguous()
+        out.append(x)
+    return out
+
+
+def match_layout(ref: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """`out` transposed channel-last → channel-first when that, and only that, gives `ref`'s shape."""
+    if out.dim() >= 3 and tuple(out.shape) != tuple(ref.shape):
+        back = out.permute(reorder("nhwc", "nchw", out.dim()))
+        if tuple(back.shape) == tuple(ref.shape):
+            return back
+    return out
+
+
+def _fits(shape: tuple, want: tuple) -> bool:
+    return len(shape) == len(want) and all(w is None or w < 0 or s == w for s, w in zip(shape, want))

@@ -18,9 +18,13 @@ EXAMPLE = """\
   irc-emit resnet50.ir --target onnx -o resnet50.onnx
   irc-check resnet50.pth --onnx resnet50.onnx           # in onnxruntime (always the pass rule)
   irc-import model.onnx -o model.ir && irc-check model.onnx --ir model.ir   # an ONNX source, run in onnxruntime
+  irc-emit resnet50.ir --target tflite -o r50.tflite && irc-check resnet50.pth --tflite r50.tflite   # in LiteRT
+      # a channel-last target: the source gets the inputs transposed, outputs are compared channel-first
+  irc-check deploy.prototxt --weights net.caffemodel --ir net.ir     # a Caffe source, run in OpenCV
 
   irc-check resnet50.pth --ir resnet50.ir --bisect     # when outputs differ: the first op that goes wrong
   irc-check resnet50.pth --ir resnet50.ir --emitted resnet50_pt/ --bisect   # (--ir: the IR emitted from)
+  irc-check resnet50.pth --ir resnet50.ir --ncnn r50_ncnn/ --bisect   # the first ncnn layer that goes wrong
   irc-check --ir before.ir --against after.ir --bisect # the first value a pass or a hand edit changed
 
 prints, per output and batch size: max|d| (max abs difference), rel (max|d| / max(1, max|ref|)),
@@ -28,6 +32,17 @@ cos (cosine similarity), argmax agreement over the last axis, and whether the ru
 Exit status: 0 when every output satisfies the rule, 1 when one does not (or on an error).
 --bisect compares every IR value with a counterpart (batch 1) and names the first op whose output leaves
 the rule while its inputs were within it, with its IR line and source line; exit 1 when it finds one."""
+
+
+# the framework files irc-check runs in their own runtime (irc.runtimes), as targets: flag → (metavar, what)
+FRAMEWORK_FLAGS = {
+    "onnx": ("M.ONNX", "an ONNX file in onnxruntime on the CPU"),
+    "tflite": ("M.TFLITE", "a .tflite file in LiteRT"),
+    "keras": ("DIR", "a Keras model (a .keras file, or the directory irc-emit --target keras wrote) in Keras"),
+    "caffe": ("DIR", "a Caffe model (the directory irc-emit --target caffe wrote, or a prototxt with --weights) "
+                     "in OpenCV's dnn module"),
+    "ncnn": ("DIR", "the directory irc-emit --target ncnn wrote, in ncnn"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +57,10 @@ def _main(argv):
                                              "onnxruntime); not given with --against")
     p.add_argument("--ir", metavar="M.IR", help="check this IR (run with the torch executor)")
     p.add_argument("--emitted", metavar="DIR", help="check the PyTorch code irc-emit wrote into DIR")
-    p.add_argument("--onnx", metavar="M.ONNX", help="check an ONNX file in onnxruntime on the CPU")
+    for kind, (meta, what) in FRAMEWORK_FLAGS.items():
+        p.add_argument(f"--{kind}", metavar=meta, help=f"check {what}")
+    p.add_argument("--weights", metavar="FILE", help="the weights of a Caffe or Darknet SOURCE (.caffemodel, "
+                                                     ".weights), or of a --caffe prototxt")
     p.add_argument("--bisect", action="store_true",
                    help="compare every intermediate value and name the first op that goes wrong (with --emitted "
                         "or --onnx, also give --ir: the IR they were emitted from)")
@@ -76,8 +94,9 @@ def _main(argv):
 
     progress("running both models")
     try:
-        result = check(model, ir=args.ir, emitted=args.emitted, onnx=args.onnx, rule=args.rule, rtol=args.rtol,
-                       atol=args.atol, seed=args.seed, allow_outside_weights=args.allow_outside_weights)
+        result = check(model, ir=args.ir, emitted=args.emitted, runtime=_runtime(args), rule=args.rule,
+                       rtol=args.rtol, atol=args.atol, seed=args.seed,
+                       allow_outside_weights=args.allow_outside_weights, weights=_target_weights(args))
     finally:
         progress.done()
     for line in result.lines():
@@ -87,39 +106,57 @@ def _main(argv):
     return 0 if result.ok else 1
 
 
+def _targets(args) -> list[tuple[str, str]]:
+    """(flag, value) of every target given: --ir, --emitted, and the framework files."""
+    flags = [("ir", args.ir), ("emitted", args.emitted)] + [(k, getattr(args, k)) for k in FRAMEWORK_FLAGS]
+    return [(f"--{k}", v) for k, v in flags if v is not None]
+
+
+def _runtime(args) -> tuple[str, str] | None:
+    return next(((k, getattr(args, k)) for k in FRAMEWORK_FLAGS if getattr(args, k) is not None), None)
+
+
+def _target_weights(args) -> str | None:
+    """--weights belongs to a --caffe prototxt when the source holds its own weights."""
+    return args.weights if args.caffe is not None and args.caffe.endswith(".prototxt") else None
+
+
 def _validate(p, args) -> None:
-    """argparse's own errors for a missing SOURCE and one target of --ir/--emitted/--onnx, except where
-    --bisect (--ir with --emitted or --onnx) and --against (no SOURCE) allow more."""
+    """argparse's own errors for a missing SOURCE and one target, except where --bisect (--ir with --emitted or a
+    framework file) and --against (no SOURCE) allow more."""
+    given = _targets(args)
     if args.against is not None:
         if not args.bisect or args.ir is None:
             p.error("--against AFTER.IR needs --ir BEFORE.IR and --bisect")
-        if args.source is not None or args.emitted is not None or args.onnx is not None:
+        if args.source is not None or len(given) > 1:
             p.error("--against compares two IR files: give no SOURCE, --emitted or --onnx with it")
         return
     if args.source is None:
         p.error("the following arguments are required: source")
-    given = [f for f, v in (("--ir", args.ir), ("--emitted", args.emitted), ("--onnx", args.onnx)) if v is not None]
     if not given:
-        p.error("one of the arguments --ir --emitted --onnx is required")
-    allowed = args.bisect and given[0] == "--ir" and len(given) == 2
+        p.error("one of the arguments --ir --emitted " + " ".join(f"--{k}" for k in FRAMEWORK_FLAGS) + " is required")
+    allowed = args.bisect and given[0][0] == "--ir" and len(given) == 2
     if len(given) > 1 and not allowed:
-        p.error(f"argument {given[1]}: not allowed with argument {given[0]}")
+        p.error(f"argument {given[1][0]}: not allowed with argument {given[0][0]}")
     if args.bisect and args.ir is None:
-        p.error(f"--bisect with {given[0]} needs --ir M.IR too: the IR it was emitted from (op order, lines)")
+        p.error(f"--bisect with {given[0][0]} needs --ir M.IR too: the IR it was emitted from (op order, lines)")
 
 
 def _load_model(args):
+    from ..frontend import detect
+
+    fmt = detect(args.source)  # a framework file: the reference runs in its own runtime
+    if fmt is not None:
+        from ..check import FileSource
+
+        if fmt.needs_weights and args.weights is None:
+            raise IrcError(f"{args.source} is a {fmt.name} model: give its weights with --weights ({fmt.weights_help})")
+        return FileSource(fmt.name.lower(), args.source, args.weights if fmt.needs_weights else None)
     try:
         from ..frontend.torch.load import load_source
     except ImportError:
         raise IrcError("reading SOURCE needs the PyTorch frontend (irc.frontend.torch), which is not "
                        "installed in this build") from None
-    from ..frontend.onnx import is_onnx_file
-
-    if is_onnx_file(args.source):  # an ONNX source: the reference runs in onnxruntime
-        from ..check import OnnxSource
-
-        return OnnxSource(args.source)
     return load_source(args.source, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
 
 
@@ -133,9 +170,9 @@ def _bisect(args) -> int:
             progress("loading " + args.source)
             model = _load_model(args)
         progress("running both models, keeping every intermediate value")
-        result = bisect(model, ir=args.ir, emitted=args.emitted, onnx=args.onnx, against=args.against,
+        result = bisect(model, ir=args.ir, emitted=args.emitted, runtime=_runtime(args), against=args.against,
                         rule=args.rule, rtol=args.rtol, atol=args.atol, seed=args.seed,
-                        allow_outside_weights=args.allow_outside_weights)
+                        allow_outside_weights=args.allow_outside_weights, weights=_target_weights(args))
     finally:
         progress.done()
     for line in result.lines(every=args.bisect_all):
