@@ -407,3 +407,42 @@ def test_recurrent_refusals():
     msg = str(err.value)
     for where in ("layer backwards", "layer gru_v1", "layer bi_sum", "layer masked"):
         assert where in msg, msg
+
+
+def transformer_block(length=6, dim=8):
+    """A Keras transformer encoder block: self-attention and cross-attention (value_dim, output_shape) with
+    residuals and LayerNormalization, then a feed-forward Dense pair."""
+    layers = keras.layers
+    x = inp = keras.Input((length, dim), name="tokens")
+    memory = keras.Input((length + 3, dim), name="memory")
+    a = layers.MultiHeadAttention(2, 4, name="self_att")(x, x)
+    x = layers.LayerNormalization(name="ln1")(layers.Add(name="res1")([inp, a]))
+    c = layers.MultiHeadAttention(3, 2, value_dim=5, output_shape=dim, name="cross_att")(x, memory, memory)
+    x = layers.LayerNormalization(name="ln2")(layers.Add(name="res2")([x, c]))
+    f = layers.Dense(dim, name="ff2")(layers.Dense(16, activation="gelu", name="ff1")(x))
+    return keras.Model([inp, memory], layers.Add(name="res3")([x, f]), name="transformer_block")
+
+
+def test_multi_head_attention(tmp_path):
+    model = randomize(transformer_block())
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(2, 6, 8, generator=g), torch.randn(2, 9, 8, generator=g)]
+    module = check_model(model, tmp_path, xs=xs, inner=8)  # the heads' split and merge, 4 per attention, as in torch
+    assert sum(op.name == "nn.scaled_dot_product_attention" for op in module.ops()) == 2
+    keys = {op.attrs["key"] for op in module.ops() if op.name == "nn.param"}
+    assert {"self_att/query/kernel", "cross_att/attention_output/kernel"} <= keys, sorted(keys)
+
+
+def test_multi_head_attention_refusals():
+    import irc
+    from irc.ir import IrcError
+
+    layers = keras.layers
+    x = keras.Input((6, 8), name="tokens")
+    outs = [layers.MultiHeadAttention(2, 4, use_gate=True, name="gated")(x, x),
+            layers.MultiHeadAttention(2, 4, name="masked")(x, x, attention_mask=keras.ops.ones((1, 6, 6), "bool"))]
+    with pytest.raises(IrcError) as err:
+        irc.import_keras(keras.Model(x, outs, name="bad_att"))
+    msg = str(err.value)
+    for where in ("layer gated", "layer masked"):
+        assert where in msg, msg

@@ -13,7 +13,7 @@ Layout: `importer.py` (the driver), `source.py` (reading the file), `tables.py` 
 and one file per op family named like `irc/ir/ops/<family>.py` holding that family's handlers.
 """
 
-from . import conv, elementwise, linalg, norm, recurrent, shape  # noqa: F401
+from . import attention, conv, elementwise, linalg, norm, recurrent, shape  # noqa: F401
 from .importer import KerasImporter, import_keras
 from .source import is_keras_file, load_keras
 from .tables import IMPORTERS

@@ -60,6 +60,7 @@ class KerasImporter(Frontend):
         self.model = model
         self.store = WeightStore()
         self.layer = None
+        self.node = None
         self.weights: dict[tuple, Value] = {}  # (id(variable), how it was reordered) -> its param
         self.count = 0
 
@@ -147,6 +148,7 @@ class KerasImporter(Frontend):
                 if isinstance(operation, self.keras.layers.InputLayer):
                     continue
                 ins = [env[id(t)] for t in node.input_tensors]
+                self.node = node  # the call being imported: a handler may read its arguments
                 outs = self.import_layer(operation, ins)
                 outs = outs if isinstance(outs, (list, tuple)) else [outs]
                 for k, t in enumerate(node.output_tensors):
