@@ -461,3 +461,33 @@ def test_is_darknet_file(tmp_path):
     for name in ("c.cfg", "d.ini", "e.txt", "f.bin", "missing.cfg"):
         assert not is_darknet_file(str(tmp_path / name)), name
     assert not is_darknet_file(str(tmp_path))
+
+
+def test_cli_import_check_and_bisect(tmp_path, capsys):
+    """irc-import a cfg with --weights, irc-check the IR against OpenCV (the maps entering the yolo heads), and
+    --bisect an edited IR down to the edited layer; a cfg without --weights is a clear error."""
+    from irc.tools.irc_check import main as check_main
+    from irc.tools.irc_import import main as import_main
+
+    cfg_path, weights_path = write_model(tmp_path, yolov3_tiny(size=64, width=4, classes=3))
+    out = str(tmp_path / "m.ir")
+    assert import_main([cfg_path, "--weights", weights_path, "-o", out, "--quiet"]) == 0
+    assert check_main([cfg_path, "--weights", weights_path, "--ir", out, "--quiet"]) == 0
+    report = capsys.readouterr().out
+    assert report.count("within") + report.count("ok") >= 2, report
+    text = open(out).read()
+    edited = str(tmp_path / "edited.ir")
+    with open(edited, "w") as f:
+        f.write(text.replace("negative_slope = 0.1", "negative_slope = 0.2", 1))
+    import shutil
+
+    shutil.copy(str(tmp_path / "m.safetensors"), str(tmp_path / "edited.safetensors"))
+    with open(edited) as f:
+        fixed = f.read().replace('weights = "m.safetensors"', 'weights = "edited.safetensors"')
+    with open(edited, "w") as f:
+        f.write(fixed)
+    assert check_main([cfg_path, "--weights", weights_path, "--ir", edited, "--bisect", "--quiet"]) == 1
+    report = capsys.readouterr().out
+    assert "first divergence: %conv_" in report and "_leaky" in report, report
+    assert import_main([cfg_path, "-o", str(tmp_path / "x.ir"), "--quiet"]) == 1
+    assert "give its weights with --weights" in capsys.readouterr().err
