@@ -31,4 +31,7 @@ TARGETS = {t.name: t for t in [
     Target("caffe", "irc.backend.caffe:emit_caffe", "directory", "OUT/deploy.prototxt + OUT/model.caffemodel"),
     Target("ncnn", "irc.backend.ncnn:emit_ncnn", "directory",
            "OUT/model.ncnn.param + OUT/model.ncnn.bin + OUT/model_ncnn.py (--weights)", ("weights",)),
+    Target("coreml", "irc.backend.coreml:emit_coreml", "directory",
+           "an .mlpackage (ML program; --weights f16 for fp16); predictions need macOS", ("weights",)),
+    Target("mxnet", "irc.backend.mxnet:emit_mxnet", "directory", "OUT/model-symbol.json + OUT/model-0000.params"),
 ]}

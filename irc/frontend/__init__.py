@@ -30,6 +30,9 @@ FORMATS = [
            needs_weights=True, weights_help="the .caffemodel"),
     Format("Darknet", "irc.frontend.darknet.source:is_darknet_file", "irc.frontend.darknet:import_darknet",
            needs_weights=True, weights_help="the .weights file"),
+    Format("CoreML", "irc.frontend.coreml.source:is_coreml_package", "irc.frontend.coreml:import_coreml"),
+    Format("MXNet", "irc.frontend.mxnet.source:is_mxnet_symbol", "irc.frontend.mxnet:import_mxnet",
+           needs_weights=True, weights_help="the model-0000.params file"),
 ]
 
 

@@ -31,6 +31,9 @@ RUNTIMES = {
     "caffe": "irc.runtimes.opencv:CaffeRuntime",
     "darknet": "irc.runtimes.opencv:DarknetRuntime",
     "ncnn": "irc.runtimes.ncnn:NcnnRuntime",
+    # no CoreML runtime on Linux: the package is read back into IR and run by irc's executor (a read-back check)
+    "coreml": "irc.runtimes.coreml:CoremlReadBack",
+    "mxnet": "irc.runtimes.mxnet:MxnetRuntime",
 }
 
 

@@ -42,6 +42,10 @@ FRAMEWORK_FLAGS = {
     "caffe": ("DIR", "a Caffe model (the directory irc-emit --target caffe wrote, or a prototxt with --weights) "
                      "in OpenCV's dnn module"),
     "ncnn": ("DIR", "the directory irc-emit --target ncnn wrote, in ncnn"),
+    "coreml": ("M.MLPACKAGE", "a CoreML package, read back into IR and run by irc's executor (CoreML itself runs "
+                              "only on macOS)"),
+    "mxnet": ("DIR", "the directory irc-emit --target mxnet wrote, in MXNet 1.9 (a python given by $IRC_MXNET_PYTHON, "
+                     "MXNet needs numpy 1.23.5)"),
 }
 
 
