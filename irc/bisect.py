@@ -390,16 +390,21 @@ def _source_side(source: object, module: Module) -> Runtime:
 
 
 class _Fitted:
-    """A framework runtime given inputs fitted to its layout (`irc.runtimes.fit_inputs`)."""
+    """A framework runtime given inputs fitted to its layout (`irc.runtimes.fit_inputs`); with `module` (the IR
+    it was emitted from), each value it yields comes back in the layout of that IR's value of the same name."""
 
-    def __init__(self, runtime: object):
+    def __init__(self, runtime: object, module: Module | None = None):
         self.runtime = runtime
+        self.shapes = {} if module is None else {v.name: v.type.shape for v in module.main.values()}
 
     def run_named(self, inputs: list[torch.Tensor],
                   want: set[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
         from .runtimes import fit_inputs
 
-        return self.runtime.run_named(fit_inputs(list(inputs), self.runtime.input_types), want)
+        channels_last = getattr(self.runtime, "channels_last", False)
+        for name, tensor in self.runtime.run_named(fit_inputs(list(inputs), self.runtime.input_types), want):
+            shape = self.shapes.get(name)
+            yield name, (tensor if shape is None or None in shape else match_layout(shape, tensor, channels_last))
 
 
 def _rule(source: object, module: Module, emitted: str | None, runtime: tuple[str, str] | None, rule: str,
@@ -465,7 +470,7 @@ def bisect(source: object = None, *, ir: str | Module | None = None, emitted: st
     if runtime is not None:
         from .runtimes import open_runtime
 
-        target = _Fitted(open_runtime(runtime[0], runtime[1], module=module, weights=weights))
+        target = _Fitted(open_runtime(runtime[0], runtime[1], module=module, weights=weights), module)
     elif emitted is not None:
         target = EmittedRuntime(emitted, module)
     else:

@@ -214,6 +214,7 @@ class Target:
     names: list
     inputs_for: object  # (batch) -> list of tensors
     pairs: list | None  # None: the weights cannot be compared (a framework file)
+    channels_last: bool = False  # the target computes channel-last: outputs are transposed back to compare
 
 
 def _runtime_target(kind: str, path: str, seed: int, weights: str | None = None) -> Target:
@@ -224,7 +225,7 @@ def _runtime_target(kind: str, path: str, seed: int, weights: str | None = None)
     runtime = open_runtime(kind, path, weights=weights)
     types = runtime.input_types
     return Target(kind, lambda *xs: runtime(*fit_inputs(list(xs), types)), runtime.output_names,
-                  lambda batch: random_inputs(types, batch, seed), None)
+                  lambda batch: random_inputs(types, batch, seed), None, getattr(runtime, "channels_last", False))
 
 
 def _ir_target(ir, src_state: dict, seed: int, allow_outside_weights: bool) -> Target:
@@ -308,7 +309,7 @@ def _run_batch(source, target: Target, inputs, batch: int, result: CheckResult):
     if len(ref) != len(out):
         result.problems.append(f"[batch {batch}] FAIL: the source gives {len(ref)} outputs, the target {len(out)}")
         return None
-    return ref, [match_layout(r, o) for r, o in zip(ref, out)]
+    return ref, [match_layout(r, o, target.channels_last) for r, o in zip(ref, out)]
 
 
 def _target(source, ir, emitted, runtime, seed: int, allow_outside_weights: bool, weights: str | None) -> Target:

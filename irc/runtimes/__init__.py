@@ -5,6 +5,8 @@
 - `input_types`: the file's inputs as TensorTypes, in the file's own layout;
 - `output_names`: its outputs' names;
 - `__call__(*inputs) -> list[torch.Tensor]`: one run;
+- `channels_last` (optional, default False): True for a runtime that runs a model made channel-last from the
+  IR (TFLite, Keras), so values are transposed back even where their shape cannot tell;
 - `run_named(inputs, want=None)`: the bisection interface of `irc.bisect` (IR value name, tensor) pairs,
   names mapped through `names` {framework name: IR name} when given, else the framework's names are the IR's
   (a file irc emitted). Tensors come in the framework's layout; `irc.check` and `irc.bisect` transpose a
@@ -77,11 +79,15 @@ def fit_inputs(inputs: list[torch.Tensor], types: list[TensorType]) -> list[torc
     return out
 
 
-def match_layout(ref: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """`out` transposed channel-last → channel-first when that, and only that, gives `ref`'s shape."""
-    if out.dim() >= 3 and tuple(out.shape) != tuple(ref.shape):
+def match_layout(ref: torch.Tensor | tuple, out: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """`out` transposed channel-last → channel-first when that gives `ref`'s shape (`ref` a tensor or a shape)
+    and either the shapes differ or the runtime computes channel-last (`channels_last`: a class attribute of
+    runtimes that run a model made channel-last, so that a [1, 8, 8, 8] value, whose shape cannot tell, is
+    transposed too)."""
+    shape = tuple(ref.shape) if hasattr(ref, "shape") else tuple(ref)
+    if out.dim() >= 3 and (channels_last or tuple(out.shape) != shape):
         back = out.permute(reorder("nhwc", "nchw", out.dim()))
-        if tuple(back.shape) == tuple(ref.shape):
+        if tuple(back.shape) == shape:
             return back
     return out
 
