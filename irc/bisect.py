@@ -396,12 +396,15 @@ class _Fitted:
     def __init__(self, runtime: object, module: Module | None = None):
         self.runtime = runtime
         self.shapes = {} if module is None else {v.name: v.type.shape for v in module.main.values()}
+        self.channel_first = module is not None and any(op.attrs.get("layout") == "nchw" for op in module.ops())
 
     def run_named(self, inputs: list[torch.Tensor],
                   want: set[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
         from .runtimes import fit_inputs
 
-        channels_last = getattr(self.runtime, "channels_last", False)
+        # the runtime computes channel-last what the IR computes channel-first (it was made from a channel-first
+        # IR): values come back transposed even where the shape cannot tell ([1, 8, 8, 8])
+        channels_last = getattr(self.runtime, "channels_last", False) and self.channel_first
         for name, tensor in self.runtime.run_named(fit_inputs(list(inputs), self.runtime.input_types), want):
             shape = self.shapes.get(name)
             yield name, (tensor if shape is None or None in shape else match_layout(shape, tensor, channels_last))

@@ -5,8 +5,9 @@
 - `input_types`: the file's inputs as TensorTypes, in the file's own layout;
 - `output_names`: its outputs' names;
 - `__call__(*inputs) -> list[torch.Tensor]`: one run;
-- `channels_last` (optional, default False): True for a runtime that runs a model made channel-last from the
-  IR (TFLite, Keras), so values are transposed back even where their shape cannot tell;
+- `channels_last` (optional, default False): True for a runtime that computes channel-last (TFLite, Keras):
+  where the IR or the source it is compared with is channel-first, its values are transposed back even where
+  their shape cannot tell;
 - `run_named(inputs, want=None)`: the bisection interface of `irc.bisect` (IR value name, tensor) pairs,
   names mapped through `names` {framework name: IR name} when given, else the framework's names are the IR's
   (a file irc emitted). Tensors come in the framework's layout; `irc.check` and `irc.bisect` transpose a
