@@ -1,10 +1,11 @@
 """Which phase covers which op: the per-op matrix at the end of docs/ops.md, built from the op-keyed tables.
 
-For every IR op: the ATen overloads and ONNX operators whose importers produce it, its FLOPs rule, its
-nn.Module form in emitted PyTorch, the ONNX operators it is emitted as, and one column per backend, so a
-new backend's gaps show as empty cells. What an importer produces, and what an ONNX emitter writes, is
-read from the handlers' code (the op kinds and ONNX operator names they pass to calls, following the
-helpers they call), so the matrix cannot drift from the tables.
+For every IR op: the source ops of every frontend (ATen overloads, ONNX operators, Keras layers, ...) whose
+importers produce it, its FLOPs rule, its nn.Module form in emitted PyTorch, the ONNX operators it is emitted
+as, and one column per backend, so a new frontend's or backend's gaps show as empty cells. The frontends and
+backends are the ones the registries name (`irc.frontend.FORMATS`, `irc.backend.TARGETS`). What an importer
+produces, and what an ONNX emitter writes, is read from the handlers' code (the op kinds and ONNX operator
+names they pass to calls, following the helpers they call), so the matrix cannot drift from the tables.
 """
 
 from __future__ import annotations
@@ -119,38 +120,53 @@ def _cell(items, limit: int = 6) -> str:
     return shown + (f" +{len(items) - limit}" if len(items) > limit else "")
 
 
-def tables() -> dict:
-    """The op-keyed tables of every frontend and backend, by column title."""
-    from .backend.onnx import EMITTERS as ONNX_EMITTERS
-    from .backend.pytorch import EMITTERS as TORCH_EMITTERS
-    from .backend.pytorch import MODULES
-    from .frontend.keras import IMPORTERS as KERAS_IMPORTERS
-    from .frontend.onnx import IMPORTERS as ONNX_IMPORTERS
-    from .frontend.torch import IMPORTERS as TORCH_IMPORTERS
+def _package(entry: str) -> str:
+    """The package of an entry string 'irc.frontend.onnx:import_onnx' (its first three parts)."""
+    return ".".join(entry.partition(":")[0].split(".")[:3])
 
-    return {"torch in": TORCH_IMPORTERS, "onnx in": ONNX_IMPORTERS, "keras in": KERAS_IMPORTERS, "modules": MODULES,
-            "backends": {"pytorch": TORCH_EMITTERS, "onnx": ONNX_EMITTERS}}
+
+def tables() -> dict:
+    """The op-keyed tables of every frontend (`IMPORTERS`) and backend (`EMITTERS`) named by the registries
+    `irc.frontend.FORMATS` and `irc.backend.TARGETS`, by column title; a package whose framework is not
+    installed is left out."""
+    import importlib
+
+    from .backend import TARGETS
+    from .backend.pytorch import MODULES
+    from .frontend import FORMATS
+
+    def table(package: str, name: str):
+        try:
+            return getattr(importlib.import_module(package), name)
+        except ImportError:
+            return None
+
+    frontends = {"ATen": table("irc.frontend.torch", "IMPORTERS")}
+    frontends.update((f.name, table(_package(f.load), "IMPORTERS")) for f in FORMATS)
+    backends = {t.name: table(_package(t.emit), "EMITTERS") for t in TARGETS.values()}
+    return {"frontends": {k: v for k, v in frontends.items() if v is not None}, "modules": MODULES,
+            "backends": {k: v for k, v in backends.items() if v is not None}}
 
 
 def render_matrix() -> str:
     t = tables()
-    aten, onnx_in, keras_in = _produced(t["torch in"]), _produced(t["onnx in"]), _produced(t["keras in"])
+    produced = {name: _produced(table) for name, table in t["frontends"].items()}
     onnx_out = _onnx_out(t["backends"]["onnx"])
     backends = t["backends"]
-    head = ["op", "FLOPs", "ATen sources", "ONNX in", "Keras in", "nn.Module form", "ONNX out"] + list(backends)
+    head = (["op", "FLOPs"] + [f"{name} in" for name in produced] + ["nn.Module form", "ONNX out"]
+            + list(backends))
     lines = ["## Coverage by phase", "",
              "Generated from the op-keyed tables of every frontend and backend (`irc/coverage.py`): which source ops "
-             "(ATen, ONNX, Keras layers) import as each IR op, its FLOPs rule, its nn.Module form in emitted "
-             "PyTorch, the ONNX operators it is emitted as, and one column per backend (✔ = emitted, — = the "
-             "backend lacks it).", "",
+             "(ATen, ONNX operators, Keras layers, TFLite operators, Caffe layers, Darknet sections, ...) import as "
+             "each IR op, its FLOPs rule, its nn.Module form in emitted PyTorch, the ONNX operators it is emitted "
+             "as, and one column per backend (✔ = emitted, — = the backend lacks it).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in sorted(OPS):
         opdef = OPS[name]
         module = t["modules"].get(name)
         form = "—" if module is None else ", ".join(f"`nn.{c}`" for c in _module_classes(module)) or "✔"
-        row = [f"`{name}`", _flops_rule(opdef), _cell(aten.get(name, [])), _cell(onnx_in.get(name, [])),
-               _cell(keras_in.get(name, [])), form,
-               _cell(onnx_out.get(name, []))]
+        row = [f"`{name}`", _flops_rule(opdef)] + [_cell(p.get(name, []), 4) for p in produced.values()]
+        row += [form, _cell(onnx_out.get(name, []))]
         row += ["✔" if name in table or name in ("nn.param",) else "—" for table in backends.values()]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
