@@ -102,11 +102,16 @@ class CaffeEmitter:
                                       f"{'s' if len(problems) != 1 else ''}; nothing was written"] + problems))
 
     def _inputs(self) -> None:
+        """One Input layer per argument. A dynamic batch is written as 1 (Caffe's shapes are fixed; OpenCV and
+        Caffe reshape the net to the batch they are given); any other dynamic dim is refused."""
         for arg in self.func.args:
-            if None in arg.type.shape:
+            shape = list(arg.type.shape)
+            if shape and shape[0] is None:
+                shape[0] = 1
+            if None in shape:
                 raise IrcError(f"cannot emit {self.module.name} as Caffe: input %{arg.name} {arg.type} has a "
-                               "dynamic dim (Caffe inputs have fixed shapes; import with a fixed batch)")
-            self.layer("Input", arg.name, [], [arg.name], input_param={"shape": [{"dim": list(arg.type.shape)}]})
+                               "dynamic dim other than the batch (Caffe inputs have fixed shapes)")
+            self.layer("Input", arg.name, [], [arg.name], input_param={"shape": [{"dim": shape}]})
 
     def _unmapped(self) -> list[str]:
         """One line per op kind with no mapping, with the values it computes."""
