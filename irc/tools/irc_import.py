@@ -16,7 +16,11 @@ EXAMPLE = """\
       --shape 3,32,32 --batch dynamic -o net.ir
   # two inputs: an image and a float vector
   irc-import two.pt --shape 3,64,64 --shape 10 --dtype f32 --dtype f32 -o two.ir
-  # an ONNX file (opsets 13-21): its own input shapes are used
+  # named inputs (NAME:DIMS[:DTYPE], per sample), a dynamic batch and a sequence length shared by both
+  irc-import bert.pt --input ids:128:i64 --input mask:128:i64 --dynamic batch,ids.0=seq,mask.0=seq -o bert.ir
+  # a layer irc cannot import, kept whole: one opaque op calling your class (repeatable)
+  irc-import net.pth --shape 3,64,64 --keep-module my_pkg.layers:FancyAttention -o net.ir
+  # an ONNX file (opsets 7-21): its own input shapes are used
   irc-import resnet50.onnx -o resnet50.ir
   # a Keras 3 model (.keras or .h5; channel-last, see irc-opt --pass nhwc-to-nchw)
   irc-import mobilenet.keras -o mobilenet.ir
@@ -74,6 +78,12 @@ def _check_args(args):
         raise IrcError(f"-o {out}: directory {out_dir} does not exist")
     if args.name is not None and not args.name.strip():
         raise IrcError("--name must not be empty")
+    if args.input and (args.shape or args.dtype):
+        raise IrcError("--input names each input with its shape and dtype; do not mix it with --shape/--dtype")
+    if args.input or args.dynamic:  # the syntax, before any file is read
+        from ..frontend.torch.export import plan_inputs
+
+        plan_inputs(args.input, shapes, dtypes, batch, args.dynamic)
     return shapes, dtypes, batch
 
 
@@ -99,6 +109,15 @@ def _main(argv):
     p.add_argument("--batch", default="1", help="batch size N (default 1) or 'dynamic' for a '?' batch dimension")
     p.add_argument("--dtype", action="append", default=[], metavar="DTYPE",
                    help=f"element type per input (default f32); one of {' '.join(DTYPES)}")
+    p.add_argument("--input", action="append", default=[], metavar="NAME:DIMS[:DTYPE]",
+                   help="a named input with its per-sample shape and element type (default f32), once per input in "
+                        "forward's order: x:3,224,224:f32, mask:128:i64 (instead of --shape/--dtype)")
+    p.add_argument("--dynamic", action="append", default=[], metavar="DIMS",
+                   help="dims made dynamic ('?'), comma-separated: 'batch', INPUT.DIM (INPUT a name or position, DIM "
+                        "a per-sample dim), INPUT.DIM=NAME (dims of the same NAME are one size): batch,mask.0=seq")
+    p.add_argument("--keep-module", action="append", default=[], metavar="CLASS",
+                   help="keep every instance of this nn.Module class (package.module:Class or path/to/file.py:Class) "
+                        "as one opaque op that calls it; repeatable")
     p.add_argument("--arch", help="architecture for a state_dict: package.module:callable or path/to/file.py:Class")
     p.add_argument("--arch-args", metavar="JSON", help="keyword arguments for --arch, as a JSON object")
     p.add_argument("--trust-pickle", action="store_true",
@@ -129,27 +148,40 @@ def _main(argv):
             return _import_described(args, out, progress, warn, fmt)
         if args.weights is not None:
             raise IrcError("--weights is for a Caffe prototxt or a Darknet .cfg; a PyTorch file holds its own")
-        from ..frontend.torch.load import load_source
-
-        src = load_source(args.model, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
-        from ..frontend.torch import import_model
-
-        input_types = list(zip(shapes, dtypes))
-        if src.kind == "exported program":
-            if shapes:
-                warn("a .pt2 holds its own input shapes; --shape, --dtype and --batch are ignored")
-            input_types = None
-        elif not shapes:
-            raise IrcError("give the input shape with --shape (per sample, e.g. --shape 3,224,224), once per input")
-        module = import_model(src.model, input_types, batch=batch, name=args.name, progress=progress, warn=warn)
+        module, kind = _import_torch(args, shapes, dtypes, batch, progress, warn)
         progress("writing " + os.path.basename(out))
         from .. import ir
 
         ir.save(module, out)
     finally:
         progress.done()
-    _summary(args, module, out, src.kind)
+    _summary(args, module, out, kind)
     return 0
+
+
+def _import_torch(args, shapes, dtypes, batch, progress, warn):
+    """(the imported module, the kind of file) for a PyTorch model file."""
+    from ..frontend.torch.load import load_source
+
+    src = load_source(args.model, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
+    from ..frontend.torch import import_model
+    from ..frontend.torch.export import plan_inputs
+
+    plan = plan_inputs(args.input, shapes, dtypes, batch, args.dynamic)
+    input_types = plan.input_types
+    if src.kind == "exported program":
+        if shapes:
+            warn("a .pt2 holds its own input shapes; --shape, --dtype and --batch are ignored")
+        if args.input or args.dynamic:
+            warn("a .pt2 holds its own input shapes; --input and --dynamic are ignored")
+        input_types = None
+    elif not input_types:
+        raise IrcError("give the input shape with --shape (per sample, e.g. --shape 3,224,224), once per input, "
+                       "or name each input with --input NAME:DIMS[:DTYPE]")
+    module = import_model(src.model, input_types, batch=plan.batch, name=args.name, progress=progress, warn=warn,
+                          dynamic_dims=plan.dynamic_dims if input_types else None,
+                          input_names=plan.names if input_types else None, keep_modules=args.keep_module or None)
+    return module, src.kind
 
 
 def _import_described(args, out, progress, warn, fmt):
@@ -160,6 +192,9 @@ def _import_described(args, out, progress, warn, fmt):
 
     if args.shape or args.dtype or args.arch or args.batch != "1":
         warn(f"the {fmt.name} model holds its own input shapes; --shape, --dtype, --batch and --arch are ignored")
+    if args.input or args.dynamic or args.keep_module:
+        warn(f"the {fmt.name} model holds its own input shapes and layers; --input, --dynamic and --keep-module "
+             "apply to PyTorch models and are ignored")
     extra = {}
     if fmt.needs_weights:
         if args.weights is None:

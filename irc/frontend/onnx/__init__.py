@@ -1,7 +1,10 @@
 """ONNX → IR: `import_onnx(path_or_model, name=None) -> Module`.
 
-Reads opsets 13 to 21 (and the attribute forms older opsets use for Split, Squeeze, Unsqueeze,
-Reduce*, Pad, Clip, Slice, Softmax, Upsample). How ONNX semantics map:
+Reads opsets 7 to 21: what CNTK 2.7 (opset 9) and PyTorch's older exporters wrote, with the attribute forms
+older opsets use (BatchNormalization's `spatial`, Upsample, Resize of opset 10, attributes instead of inputs
+for Split, Squeeze, Unsqueeze, Reduce*, Pad, Clip, Slice, Dropout; Softmax's flattening to 2-D before opset
+13). An attribute that the op's schema at the model's opset does not declare, and its handler does not read,
+makes the node unsupported. How ONNX semantics map:
 
 - Values: every ONNX value becomes an IR value (named after its module path when the exporter
   recorded one — torch's name scopes or `/layer1/layer1.0/conv1/Conv` node names — else after the

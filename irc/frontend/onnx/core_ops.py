@@ -1,4 +1,5 @@
-"""Constants and casts: Constant, ConstantOfShape, Cast; random ops are never evaluated at import time."""
+"""Constants and casts: Constant, ConstantOfShape, Cast (`to` a type number, or opset 1's type name); random ops
+are never evaluated at import time."""
 
 from __future__ import annotations
 
@@ -15,10 +16,20 @@ NEVER_FOLDED.update({"RandomNormal", "RandomUniform", "RandomNormalLike", "Rando
                      "Bernoulli"})
 
 
+def _cast_target(importer) -> str | None:
+    """Cast's `to`: an ONNX element type number, or (opset 1's form) its name, "FLOAT"."""
+    to = importer.attr("to")
+    if isinstance(to, str):
+        from onnx import TensorProto
+
+        to = TensorProto.DataType.Value(to.upper()) if to.upper() in TensorProto.DataType.keys() else None
+    return ONNX_TO_IR.get(to)
+
+
 @imports("Cast")
 def _cast(importer, node):
     x = importer.val(0)
-    to = ONNX_TO_IR.get(importer.attr("to"))
+    to = _cast_target(importer)
     if to is None:
         raise Unsupported(f"Cast to ONNX type {importer.attr('to')}")
     if to == x.type.dtype:

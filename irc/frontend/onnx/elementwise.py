@@ -1,4 +1,4 @@
-"""Activations and element-wise arithmetic; Greater/Less/Where in the patterns irc can express.
+"""Activations and element-wise arithmetic (and ImageScaler); Greater/Less/Where in the patterns irc can express.
 
 HardSigmoid keeps its alpha/beta (ONNX default 0.2/0.5, not PyTorch's 1/6). irc has no boolean ops: a
 comparison is kept (`Deferred`) until a Where reads it as PyTorch's softplus threshold; a Where that
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ...ir import Value
 from ..core import Unsupported
-from .tables import IMPORTERS, NEVER_FOLDED, READS_COMPARISONS, imports
+from .tables import EXTRA_ATTRIBUTES, IMPORTERS, NEVER_FOLDED, READS_COMPARISONS, imports
 from .values import Const, Deferred, ir_dtype, nice_float, scalar_array
 
 UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp", "Log": "log", "Sqrt": "sqrt",
@@ -20,6 +22,7 @@ BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", 
           "Sum": "add"}
 
 NEVER_FOLDED.update({"Identity", "Dropout"})  # they only pass a value on; a folded copy would lose its key
+EXTRA_ATTRIBUTES["Dropout"] = {"is_test"}  # opsets 1-6; some exporters kept writing is_test=1
 READS_COMPARISONS.add("Where")
 
 
@@ -72,7 +75,25 @@ def _reciprocal(importer, node):
 def _identity(importer, node):
     if node.op_type == "Dropout" and importer.inp(2) is not None and importer.const(2, "training_mode").any():
         raise Unsupported("training_mode=True")
+    if importer.attr("is_test", 1) == 0:
+        raise Unsupported("is_test=0 (training mode)")
     return [importer.inp(0), None]
+
+
+@imports("ImageScaler")
+def _image_scaler(importer, node):
+    """ImageScaler (an experimental op of opsets 1-9, written by CoreML and CNTK converters): x * scale + bias[c]."""
+    x = importer.val(0)
+    base, dtype = importer.base_name(node), x.type.dtype
+    bias = [float(b) for b in importer.attr("bias", [])]
+    if x.type.rank != 4 or (bias and x.type.shape[1] not in (None, len(bias))):
+        raise Unsupported(f"ImageScaler with {len(bias)} biases on {x.type}")
+    scale = importer.as_value(Const(scalar_array(importer.attr("scale", 1.0), dtype)), "scale")
+    y = importer.emit("mul", [x, scale], name=base + "_scaled" if bias else base)
+    if not bias:
+        return y
+    shift = Const(np.asarray(bias, dtype=scalar_array(0, dtype).dtype).reshape(1, len(bias), 1, 1))
+    return importer.emit("add", [y, importer.as_value(shift, base + ".bias")])
 
 
 @imports("LeakyRelu")

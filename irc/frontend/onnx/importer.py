@@ -24,6 +24,7 @@ from .source import load_onnx, read_dims
 from .tables import (
     AFFINE_IMPORTERS,
     ALWAYS_FOLDED,
+    EXTRA_ATTRIBUTES,
     IMPORTERS,
     KEEPS_WEIGHTS,
     NEVER_FOLDED,
@@ -35,7 +36,7 @@ from .values import NAME_SCOPES, Affine, Const, Deferred, ImportValue, Shp, ir_d
 if TYPE_CHECKING:
     from onnx import ModelProto, NodeProto, TensorProto, ValueInfoProto
 
-OPSET_MIN, OPSET_MAX = 13, 21
+OPSET_MIN, OPSET_MAX = 7, 21
 
 # the passes run after the walk, in this order: fuse what exporters split up, drop what that left unused,
 # then join the one-node-per-layer recurrent ops of a stacked module
@@ -102,6 +103,7 @@ class OnnxImporter(Frontend):
         self.recurrent_layers: dict[str, int] = {}  # module path -> recurrent nodes imported under it so far
         self._consumed = None
         self.onnx_names: dict[int, str] = {}  # id(IR value) -> the ONNX name it was first bound to
+        self._declared: dict[str, set[str] | None] = {}  # op type -> the attributes its schema declares
 
     # -- types
 
@@ -227,7 +229,7 @@ class OnnxImporter(Frontend):
     # -- the run
 
     def run(self) -> Module:
-        if not OPSET_MIN - 6 <= self.opset <= OPSET_MAX:
+        if not OPSET_MIN <= self.opset <= OPSET_MAX:
             raise IrcError(f"opset {self.opset} is not supported: irc imports opsets {OPSET_MIN} to {OPSET_MAX} "
                            "(convert with onnx.version_converter first)")
         self.progress("reading shapes")
@@ -237,7 +239,7 @@ class OnnxImporter(Frontend):
         self.producer = self._producers(nodes)
         for k, node in enumerate(nodes):
             if k % 200 == 0:
-                self.progress(f"lowering node {k}/{len(nodes)}")
+                self.progress(f"importing node {k}/{len(nodes)}")
             self.import_node(node)
         self.node = None
         outs = self._outputs()
@@ -338,6 +340,7 @@ class OnnxImporter(Frontend):
         try:
             if node.domain not in ("", "ai.onnx"):
                 raise Unsupported(f"operator domain '{node.domain}' is not supported")
+            self._check_attributes(node)
             self._bind_outputs(node, self._dispatch(node, ins))
         except Poisoned:
             self._poison(node)
@@ -363,6 +366,26 @@ class OnnxImporter(Frontend):
         if handler is None:
             raise Unsupported("no irc mapping for this ONNX operator")
         return handler(self, node)
+
+    def _check_attributes(self, node: NodeProto) -> None:
+        """Unsupported when the node has an attribute that neither its schema at the model's opset nor its
+        handler (`EXTRA_ATTRIBUTES`) knows: an older or foreign form is listed, not guessed at."""
+        op_type = node.op_type
+        if op_type not in self._declared:
+            from onnx import defs
+
+            try:
+                self._declared[op_type] = set(defs.get_schema(op_type, self.opset, "").attributes)
+            except defs.SchemaError:  # an op of no opset (or removed by this one): its handler decides
+                self._declared[op_type] = None
+        declared = self._declared[op_type]
+        if declared is None:
+            return
+        unknown = [a.name for a in node.attribute
+                   if a.name not in declared and a.name not in EXTRA_ATTRIBUTES.get(op_type, ())]
+        if unknown:
+            raise Unsupported(f"attribute{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                              f"{'are' if len(unknown) > 1 else 'is'} not part of {op_type} at opset {self.opset}")
 
     @staticmethod
     def _foldable(node, ins) -> bool:

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tables import imports
+from .tables import EXTRA_ATTRIBUTES, imports
 from .values import Const, scalar_array
+
+# opsets 1-6: broadcast=1 lets C broadcast, as it always does from opset 7; broadcast=0 needs a full C, which
+# computes the same
+EXTRA_ATTRIBUTES["Gemm"] = {"broadcast"}
 
 
 def _gemm_weight(importer, node, b):

@@ -1,5 +1,8 @@
 """Resize and Upsample → nn.upsample.
 
+Upsample (opsets 7-9: `scales` an attribute, then an input) and Resize of opset 10 sample asymmetrically: nearest
+is PyTorch's when enlarging; their linear mode matches none of irc's bilinear modes and is refused.
+
 Nearest with coordinate mode "asymmetric" and nearest_mode "floor" (PyTorch's nearest), linear with
 "align_corners", "half_pixel" (or "pytorch_half_pixel" when no output dim is 1: the two differ only
 there, and PyTorch itself samples half_pixel) map to nn.upsample; other modes are reported as
@@ -52,6 +55,9 @@ def _size_attrs(x, scales, sizes, attrs) -> list:
 
 def _upsample(importer, x, scales, sizes, mode, coord, nearest_mode):
     need_rank4(x)
+    if importer.opset < 11 and scales is not None and any(float(s) < 1 for s in scales):
+        raise Unsupported(f"{importer.node.op_type} scales {[nice_float(s) for s in scales]} below 1 at opset "
+                          f"{importer.opset} (its nearest pixel rounds up when shrinking, PyTorch's down)")
     attrs = _mode_attrs(mode, coord, nearest_mode)
     out_hw = _size_attrs(x, scales, sizes, attrs)
     if coord == "pytorch_half_pixel" and mode != "nearest" and any(o is None or o == 1 for o in out_hw):

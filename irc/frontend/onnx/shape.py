@@ -12,10 +12,11 @@ import numpy as np
 from ...ir import Value
 from ...ir.core import INT64_MAX
 from ..core import Unsupported
-from .tables import KEEPS_WEIGHTS, imports
+from .tables import EXTRA_ATTRIBUTES, KEEPS_WEIGHTS, imports
 from .values import NAME_SCOPES, Const, Opaque, Sym, nice_float, own_sym, sanitize
 
 KEEPS_WEIGHTS.add("Transpose")  # matmul(x, transpose(W)) + b becomes nn.linear with W under its own key
+EXTRA_ATTRIBUTES["Reshape"] = {"shape"}  # opsets 1-4 give the target as an attribute
 
 
 @imports("Concat")
@@ -111,8 +112,13 @@ def _reshape_target(importer, x, arr, allowzero=False):
 
 
 def _target_shape(importer) -> list:
-    """Reshape's and Expand's shape input (input 1): known at import time, entries ints or run-time dims."""
+    """Reshape's and Expand's shape input (input 1): known at import time, entries ints or run-time dims (or
+    Reshape's `shape` attribute of opsets 1-4)."""
+    if importer.inp(1) is None and importer.attr("shape") is not None:
+        return list(importer.attr("shape"))
     target = importer.inp(1)
+    if target is None:
+        raise Unsupported("the target shape (input 1) is missing")
     if isinstance(target, Value):
         raise Unsupported("the target shape is computed at run time")
     return list(target.array.ravel())
