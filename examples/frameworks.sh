@@ -20,6 +20,7 @@ step irc-check "${src[@]}" --keras "$out/keras"
 step irc-emit "$out/tinynet.opt.ir" --target tflite -o "$out/tinynet.tflite"
 step irc-check "${src[@]}" --tflite "$out/tinynet.tflite"
 step irc-emit "$out/tinynet.opt.ir" --target tflite --weights f16 -o "$out/tinynet_f16.tflite"
+step irc-check "${src[@]}" --tflite "$out/tinynet_f16.tflite"
 
 # and back: each framework file -> IR -> PyTorch, checked against that file in its own runtime
 step irc-import "$out/keras/model.keras" -o "$out/from_keras.ir" --quiet

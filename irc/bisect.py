@@ -449,8 +449,8 @@ def bisect(source: object = None, *, ir: str | Module | None = None, emitted: st
     `emitted` / a framework file `runtime=(kind, path)` (`onnx=path` is ("onnx", path)) with `ir` the IR they were
     emitted from (its op order, lines and locations make the table); or, with no source, `ir` (before) against
     `against` (after), values matched by name."""
-    if rule not in ("auto", "exact", "pass"):
-        raise IrcError(f"unknown rule '{rule}' (auto, exact or pass)")
+    if rule not in ("auto", "exact", "pass", "f16"):
+        raise IrcError(f"unknown rule '{rule}' (auto, exact, pass or f16)")
     if ir is None:
         raise IrcError("--bisect needs --ir M.IR (with --emitted or a framework file: the IR they were emitted from)")
     module = _load(ir, allow_outside_weights)

@@ -215,6 +215,7 @@ class Target:
     inputs_for: object  # (batch) -> list of tensors
     pairs: list | None  # None: the weights cannot be compared (a framework file)
     channels_last: bool = False  # the target computes channel-last: outputs are transposed back to compare
+    precision: str = "f32"  # "f16": float16 weights or compute (the f16 rule)
 
 
 def _runtime_target(kind: str, path: str, seed: int, weights: str | None = None) -> Target:
@@ -225,7 +226,8 @@ def _runtime_target(kind: str, path: str, seed: int, weights: str | None = None)
     runtime = open_runtime(kind, path, weights=weights)
     types = runtime.input_types
     return Target(kind, lambda *xs: runtime(*fit_inputs(list(xs), types)), runtime.output_names,
-                  lambda batch: random_inputs(types, batch, seed), None, getattr(runtime, "channels_last", False))
+                  lambda batch: random_inputs(types, batch, seed), None, getattr(runtime, "channels_last", False),
+                  getattr(runtime, "precision", "f32"))
 
 
 def _ir_target(ir, src_state: dict, seed: int, allow_outside_weights: bool) -> Target:
@@ -257,7 +259,10 @@ def _choose_rule(source, target: Target, rule: str, rtol, atol) -> tuple[str, st
         same, reason = False, f"a {kind} model in its own runtime is held to the pass rule"
     else:
         same, reason = _same_weights(target.pairs)
-    if rule == "auto":
+    f16 = "f16" in (target.precision, getattr(getattr(source, "runtime", None), "precision", "f32"))
+    if rule == "auto" and f16:
+        chosen, reason = "f16", "float16 weights or compute are held to the f16 rule"
+    elif rule == "auto":
         chosen = "exact" if same else "pass"
     else:
         chosen, reason = rule, "chosen with --rule"
@@ -337,8 +342,8 @@ def check(source: object, *, ir: str | Module | None = None, emitted: str | None
     runtime = ("onnx", onnx) if onnx is not None else runtime
     if sum(x is not None for x in (ir, emitted, runtime)) != 1:
         raise IrcError("give exactly one target to check: --ir, --emitted, or one framework file (--onnx, ...)")
-    if rule not in ("auto", "exact", "pass"):
-        raise IrcError(f"unknown rule '{rule}' (auto, exact or pass)")
+    if rule not in ("auto", "exact", "pass", "f16"):
+        raise IrcError(f"unknown rule '{rule}' (auto, exact, pass or f16)")
     source = as_callable(source)
     target = _target(source, ir, emitted, runtime, seed, allow_outside_weights, weights)
     chosen, reason = _choose_rule(source, target, rule, rtol, atol)

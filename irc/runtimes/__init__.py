@@ -8,6 +8,7 @@
 - `channels_last` (optional, default False): True for a runtime that computes channel-last (TFLite, Keras):
   where the IR or the source it is compared with is channel-first, its values are transposed back even where
   their shape cannot tell;
+- `precision` (optional, default "f32"): "f16" for float16 weights or compute (checked with the f16 rule);
 - `run_named(inputs, want=None)`: the bisection interface of `irc.bisect` (IR value name, tensor) pairs,
   names mapped through `names` {framework name: IR name} when given, else the framework's names are the IR's
   (a file irc emitted). Tensors come in the framework's layout; `irc.check` and `irc.bisect` transpose a

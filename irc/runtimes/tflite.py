@@ -57,6 +57,8 @@ class TfliteRuntime:
         self.inputs = self.interp.get_input_details()
         self.input_types = [_type(d) for d in self.inputs]
         self.output_names = [d["name"] for d in self.interp.get_output_details()]
+        # float16 weights (dequantised at run time): checked with the f16 rule
+        self.precision = "f16" if any(d["dtype"] == np.float16 for d in self.interp.get_tensor_details()) else "f32"
 
     def _run(self, interp: object, inputs: Sequence) -> None:
         details = interp.get_input_details()

@@ -26,6 +26,7 @@ EXAMPLE = """\
   irc-check resnet50.pth --ir resnet50.ir --emitted resnet50_pt/ --bisect   # (--ir: the IR emitted from)
   irc-check resnet50.pth --ir resnet50.ir --ncnn r50_ncnn/ --bisect   # the first ncnn layer that goes wrong
   irc-check --ir before.ir --against after.ir --bisect # the first value a pass or a hand edit changed
+  irc-check bert.pt --ir bert.ir --input ids:64 --input mask:64   # the IR's dynamic per-sample dims at 64
 
 prints, per output and batch size: max|d| (max abs difference), rel (max|d| / max(1, max|ref|)),
 cos (cosine similarity), argmax agreement over the last axis, and whether the rule holds.
@@ -72,13 +73,17 @@ def _main(argv):
                                                              "around the first divergence")
     p.add_argument("--against", metavar="AFTER.IR", help="with --ir BEFORE.IR --bisect and no SOURCE: the first "
                                                          "value AFTER.IR computes differently, matched by name")
-    p.add_argument("--rule", choices=["auto", "exact", "pass"], default="auto",
+    p.add_argument("--rule", choices=["auto", "exact", "pass", "f16"], default="auto",
                    help="exact: bit-identical or rtol=1e-5, atol=1e-6; pass: max|d| <= 1e-4*max(1, max|ref|) and "
-                        "rtol=1e-3, atol=1e-4 (after fusion/folding passes). auto (default): exact when every "
-                        "weight is the source's own unchanged tensor, else pass")
+                        "rtol=1e-3, atol=1e-4 (after fusion/folding passes); f16: the same at 1e-2 (float16 weights or "
+                        "compute). auto (default): exact when every weight is the source's own unchanged tensor, f16 "
+                        "for a float16 file, else pass")
     p.add_argument("--rtol", type=float, help="override the rule's relative tolerance")
     p.add_argument("--atol", type=float, help="override the rule's absolute tolerance")
     p.add_argument("--seed", type=int, default=0, help="seed for the random inputs (default 0)")
+    p.add_argument("--input", action="append", default=[], metavar="NAME:DIMS[:DTYPE]",
+                   help="as irc-import: the per-sample shape of the IR's input NAME, giving the sizes its dynamic "
+                        "dims other than the batch are checked at (default: the batch size); with --ir")
     p.add_argument("--allow-outside-weights", action="store_true",
                    help="read a weight file that the IR names outside its own folder (refused by default)")
     p.add_argument("--arch", help="as irc-import: the architecture for a state_dict, package.module:callable or "
@@ -89,6 +94,7 @@ def _main(argv):
     args = p.parse_args(argv)
     args.bisect = args.bisect or args.bisect_all
     _validate(p, args)
+    args.sized_ir = _sized_ir(args)
     if args.bisect:
         return _bisect(args)
     progress = Progress("irc-check", args)
@@ -98,7 +104,7 @@ def _main(argv):
 
     progress("running both models")
     try:
-        result = check(model, ir=args.ir, emitted=args.emitted, runtime=_runtime(args), rule=args.rule,
+        result = check(model, ir=args.sized_ir, emitted=args.emitted, runtime=_runtime(args), rule=args.rule,
                        rtol=args.rtol, atol=args.atol, seed=args.seed,
                        allow_outside_weights=args.allow_outside_weights, weights=_target_weights(args))
     finally:
@@ -114,6 +120,33 @@ def _targets(args) -> list[tuple[str, str]]:
     """(flag, value) of every target given: --ir, --emitted, and the framework files."""
     flags = [("ir", args.ir), ("emitted", args.emitted)] + [(k, getattr(args, k)) for k in FRAMEWORK_FLAGS]
     return [(f"--{k}", v) for k, v in flags if v is not None]
+
+
+def _sized_ir(args):
+    """--ir as given, or, with --input, the IR loaded with the dynamic per-sample dims of the named inputs set
+    to the sizes given (the batch stays dynamic): what the check feeds and, with --bisect, what the source is
+    exported at."""
+    if not args.input:
+        return args.ir
+    if args.ir is None:
+        raise IrcError("--input gives sizes for the dynamic dims of the IR's inputs: give the IR with --ir")
+    from .. import ir
+    from ..frontend.torch.export import parse_input
+
+    module = ir.load(args.ir, allow_outside_weights=args.allow_outside_weights)
+    by_name = {a.name: a for a in module.main.args}
+    for text in args.input:
+        name, shape, dtype = parse_input(text)
+        arg = by_name.get(name)
+        if arg is None:
+            raise IrcError(f"--input '{text}': {args.ir} has no input '{name}' (inputs: {', '.join(by_name)})")
+        dtype = dtype if text.count(":") == 2 else arg.type.dtype
+        per_sample = arg.type.shape[1:]
+        if dtype != arg.type.dtype or len(shape) != len(per_sample) or \
+                any(d is not None and d != n for d, n in zip(per_sample, shape, strict=True)):
+            raise IrcError(f"--input '{text}': does not fit {name}: {arg.type} (per sample, '?' takes any size)")
+        arg.type = ir.TensorType(arg.type.shape[:1] + shape, dtype)
+    return module
 
 
 def _runtime(args) -> tuple[str, str] | None:
@@ -174,7 +207,7 @@ def _bisect(args) -> int:
             progress("loading " + args.source)
             model = _load_model(args)
         progress("running both models, keeping every intermediate value")
-        result = bisect(model, ir=args.ir, emitted=args.emitted, runtime=_runtime(args), against=args.against,
+        result = bisect(model, ir=args.sized_ir, emitted=args.emitted, runtime=_runtime(args), against=args.against,
                         rule=args.rule, rtol=args.rtol, atol=args.atol, seed=args.seed,
                         allow_outside_weights=args.allow_outside_weights, weights=_target_weights(args))
     finally:
