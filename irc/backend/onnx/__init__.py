@@ -15,7 +15,7 @@ are visible. `emitter.py` is the driver, `writer.py` writes the file. Choices wo
 - Tensors above 2 GB in total go to external data (`<file>.data` beside the model).
 """
 
-from . import attention, conv, core_ops, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401  (they register)
+from . import attention, conv, core_ops, custom, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401  (they register)
 from .emitter import DEFAULT_OPSET, EMITTERS, OPSETS, Emitter, build_model, emits, tensor_proto, unmapped_ops
 from .writer import emit_onnx
 

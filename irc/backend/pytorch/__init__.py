@@ -7,7 +7,7 @@ The executor's names are loaded lazily: emitting and the tables need torch only 
 
 from __future__ import annotations
 
-from . import attention, conv, core_ops, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
+from . import attention, conv, core_ops, custom, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
 from .base import EMITTERS, HELPERS, MODULES, Ctx, emits, expression, helper_source, lit, module_form
 from .emitter import EmitError, emit_pytorch
 

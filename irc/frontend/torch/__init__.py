@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from ...ir import Module, verify
 from ...ir.core import sanitize_name as sanitize
-from . import attention, conv, core_ops, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
+from . import attention, conv, core_ops, custom, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
+from .custom import ENTRY_POINT_GROUP, load_plugins, register_importer
 from .export import (
     decompose,
     decompose_unknown,
@@ -34,17 +35,22 @@ from .recurrent import patch_recurrent
 
 def import_model(model: object, input_types: list | None = None, batch: int | str = 1, name: str | None = None,
                  progress: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None,
-                 dynamic_dims: list | None = None) -> Module:
+                 dynamic_dims: list | None = None, input_names: list[str] | None = None,
+                 keep_modules: list[str] | None = None) -> Module:
     """Import a torch.nn.Module (or a torch.export.ExportedProgram) into a verified irc Module.
 
     input_types: one (shape_without_batch, dtype) per input, e.g. [((3, 224, 224), "f32")].
     batch: an int, or "dynamic" for a `?` batch dimension (export with an example batch of 2 and a
     torch.export.Dim; if export refuses, fall back to batch 1 with a warning saying why).
-    dynamic_dims: other dynamic dimensions, one list of per-sample dims per input ([] for none). E.g. token
-    ids [batch, seq] with a dynamic sequence length: `import_model(m, [((12,), "i64")], batch="dynamic",
-    dynamic_dims=[[0]])`; the shape's number (12) is the example size export traces with (at least 2).
+    dynamic_dims: other dynamic dimensions, one entry per input ([] for none): a list of per-sample dims, or
+    {dim: name} where dims of the same name are one size (one torch.export.Dim). E.g. token ids [batch, seq]
+    with a dynamic sequence length: `import_model(m, [((12,), "i64")], batch="dynamic", dynamic_dims=[[0]])`;
+    the shape's number (12) is the example size export traces with (at least 2).
     The IR gets `?` there. A dim the model needs static stays static, with a warning; if export fails
     with the dynamic dims, the import falls back to static shapes with a warning.
+    input_names: the IR's argument names (default: the names of forward's parameters).
+    keep_modules: classes ("package.module:Class" or "path/to/file.py:Class") whose every instance becomes one
+    opaque `nn.call_module` op (see custom.py).
     progress: optional callable(str) told about the slow steps. warn: callable(str) for warnings
     (default: warnings.warn). The model itself is never modified: a deep copy is exported. The copy
     shares the model's parameter and buffer tensors, and so do the returned module's weights
@@ -53,12 +59,16 @@ def import_model(model: object, input_types: list | None = None, batch: int | st
     """
     warn = warn or (lambda msg: warnings.warn(msg, stacklevel=2))
     progress = progress or (lambda msg: None)
-    ep, root, name = exported_program(model, input_types, batch, name, progress, warn, dynamic_dims)
+    load_plugins()
+    ep, root, name = exported_program(model, input_types, batch, name, progress, warn, dynamic_dims, keep_modules)
     progress("decomposing to ATen")
     ep = decompose(ep)
     progress("lowering to irc IR")
+    importer = TorchImporter(ep, root, _module_name(name), progress, warn)
+    importer.input_names = input_names
+    importer.user_training = bool(getattr(model, "training", False))
     with quiet_torch():
-        module = TorchImporter(ep, root, _module_name(name), progress, warn).run()
+        module = importer.run()
     progress("verifying")
     verify(module)
     return module
@@ -72,6 +82,7 @@ def _module_name(name: str) -> str:
     return mname
 
 
-__all__ = ["IMPORTERS", "Source", "TorchImporter", "build_arch", "decompose_unknown", "detect_kind", "export",
-           "foldable_nodes", "full_stack_traces", "import_model", "imports", "load_source", "patch_recurrent",
-           "pickle_globals", "quiet_torch", "resolve_arch", "script_to_module", "tensor_type"]
+__all__ = ["ENTRY_POINT_GROUP", "IMPORTERS", "Source", "TorchImporter", "build_arch", "decompose_unknown",
+           "detect_kind", "export", "foldable_nodes", "full_stack_traces", "import_model", "imports", "load_plugins",
+           "load_source", "patch_recurrent", "pickle_globals", "quiet_torch", "register_importer", "resolve_arch",
+           "script_to_module", "tensor_type"]

@@ -27,6 +27,7 @@ from ...ir.core import sanitize_name as sanitize
 from ...ir.dtypes import FLOAT_DTYPES, from_torch
 from ...ir.table import OpTable
 from ..core import POISON, Frontend, Poisoned, Unsupported
+from .load import keep_module_hint
 
 aten = torch.ops.aten
 
@@ -40,7 +41,7 @@ NEVER_FOLD = {aten.rand.default, aten.randn.default, aten.rand_like.default, ate
               aten.bernoulli.default, aten.empty.memory_format}
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
-_RECURRENT_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recurrent.py")  # irc's nn.LSTM forward
+_HERE = os.path.dirname(os.path.abspath(__file__))  # irc's own forwards (nn.LSTM, kept modules) live here
 
 
 # ----------------------------------------------------------------------------- fake tensors and sizes
@@ -113,13 +114,13 @@ def static_list(sizes: list | tuple, what: str) -> list:
 
 
 def frame_loc(stack_trace: str | None) -> FileLoc | None:
-    """FileLoc of the innermost frame outside torch (and irc's own nn.LSTM forward) in a node's stack trace."""
+    """FileLoc of the innermost frame outside torch (and irc's own forwards) in a node's stack trace."""
     if not stack_trace:
         return None
     frames = re.findall(r'File "([^"]+)", line (\d+), in [^\n]*\n([^\n]*)', stack_trace)
     for path, line, _code in reversed(frames):
         ap = os.path.abspath(path)
-        if ap.startswith(_TORCH_DIR + os.sep) or "<" in path or ap == _RECURRENT_PY:
+        if ap.startswith((_TORCH_DIR + os.sep, _HERE + os.sep)) or "<" in path:
             continue
         src = linecache.getline(path, int(line))  # traces strip indentation; the file has it
         col = len(src) - len(src.lstrip()) + 1 if src.strip() else 1
@@ -164,18 +165,17 @@ class TorchImporter(Frontend):
         self.param_nodes: dict = {}  # placeholder node -> (key, tensor)
         self.param_values: dict = {}  # key -> Value
         self.sym_source: dict = {}  # sympy expr -> (Value, dim)
-        self.node = None
-        self.loc = None
+        self.node, self.loc = None, None
         self.ret_values: list = []
         self.node_values: dict | None = None  # when a dict: fx node name -> the Value it became (irc.bisect)
+        self.input_names: list[str] | None = None  # names for the function's arguments (else the forward's)
+        self.user_training = False  # the model given was in training mode (irc exports an eval-mode copy)
 
     # -- module paths, names, locations
 
     def _module_path(self, node: torch.fx.Node) -> str:
         stack = node.meta.get("nn_module_stack") or {}
-        if not stack:
-            return ""
-        path = list(stack.values())[-1][0]
+        path = list(stack.values())[-1][0] if stack else ""
         return path if isinstance(path, str) else ""
 
     def _leaf(self, path: str, type_name: str = "") -> bool:
@@ -198,9 +198,21 @@ class TorchImporter(Frontend):
         return sanitize(f"{path}.{kind}" if path else kind)
 
     def fail_at(self, node: torch.fx.Node, opname: str, reason: str) -> None:
-        """Record that `node` cannot be imported, where its module path and source line say."""
+        """Record that `node` cannot be imported: its module path, source line, and the `--keep-module` that
+        would keep the module holding it whole (the innermost one, from `nn_module_stack`)."""
         path = self._module_path(node)
-        self.fail(opname, reason, f"{path or '<top>'} ({_format_loc(frame_loc(node.meta.get('stack_trace')))})")
+        where = f"{path or '<top>'} ({_format_loc(frame_loc(node.meta.get('stack_trace')))})"
+        keep = keep_module_hint(self.root, node.meta.get("nn_module_stack"))
+        self.fail(opname, self._eval_hint(reason, node), where + (f" [--keep-module {keep}]" if keep else ""))
+
+    def _eval_hint(self, reason: str, node: torch.fx.Node) -> str:
+        """irc exports an eval-mode copy, so "call model.eval()" helps only a model given in training mode."""
+        if "(call model.eval())" not in reason or self.user_training:
+            return reason
+        stack = list((node.meta.get("nn_module_stack") or {}).values())
+        holder = str(stack[-1][1]).rpartition(".")[2] if stack else "the model"
+        return reason.replace("(call model.eval())", f"in eval mode: {holder} computes it in training form whatever "
+                                                     "the mode (batch statistics at inference, or forced training)")
 
     # -- emitting ops
 
@@ -326,6 +338,11 @@ class TorchImporter(Frontend):
     def run(self) -> Module:
         """Import the whole graph; raise one IrcError listing every node that could not be imported."""
         args, arg_fakes = self._bind_placeholders()
+        if self.input_names is not None:
+            if len(self.input_names) != len(args):
+                raise IrcError(f"{len(self.input_names)} input names for {len(args)} inputs")
+            for arg, name in zip(args, self.input_names, strict=True):
+                arg.name = sanitize(name)
         self.func = Func("forward", args, [])
         for arg, fake in zip(args, arg_fakes, strict=True):
             self.note_syms(arg, fake)
@@ -375,28 +392,34 @@ class TorchImporter(Frontend):
         total = sum(1 for n in nodes if n.op == "call_function")
         done = 0
         for node in nodes:
-            if node.op == "call_function":
-                done += 1
-                if done % 100 == 0:
-                    self.progress(f"lowering to irc IR: {done}/{total} ATen ops")
-                self.node = node
-                self.loc = frame_loc(node.meta.get("stack_trace"))
-                self.import_node(node)
-            elif node.op == "output":
+            done += node.op == "call_function"
+            if node.op == "call_function" and done % 100 == 0:
+                self.progress(f"lowering to irc IR: {done}/{total} ATen ops")
+            if node.op == "output":
                 self.node = node
                 self.outputs(node, self.ep.graph_signature)
-            elif node.op == "get_attr":
-                self.env[node] = POISON
-                self.fail_at(node, "get_attr", "graph attributes (submodules) are not supported")
+            else:
+                self.visit(node, self.ep.graph_module)
+
+    def visit(self, node: torch.fx.Node, owner: torch.nn.Module) -> None:
+        """Import one call_function node, or bind a get_attr node (a subgraph of `owner`, for torch.cond)."""
+        if node.op == "call_function":
+            self.node, self.loc = node, frame_loc(node.meta.get("stack_trace"))
+            self.import_node(node)
+        elif node.op == "get_attr":
+            sub = getattr(owner, str(node.target), None)
+            self.env[node] = sub if isinstance(sub, torch.fx.GraphModule) else POISON
+            if self.env[node] is POISON:
+                self.fail_at(node, "get_attr", "graph attributes other than subgraphs are not supported")
 
     def outputs(self, node: torch.fx.Node, sig: torch.export.ExportGraphSignature) -> None:
         specs = sig.output_specs
         for i, arg in enumerate(node.args[0]):
             kind = specs[i].kind.name if i < len(specs) else "USER_OUTPUT"
+            if kind in ("BUFFER_MUTATION", "USER_INPUT_MUTATION"):
+                self.fail_at(node, "output", f"the model mutates {specs[i].target} in forward; irc imports pure "
+                             "functions (avoid in-place updates of buffers and inputs)")
             if kind != "USER_OUTPUT":
-                if kind in ("BUFFER_MUTATION", "USER_INPUT_MUTATION"):
-                    self.fail_at(node, "output", f"the model mutates {specs[i].target} in forward; irc imports "
-                                 "pure functions (call model.eval() and avoid in-place updates of buffers)")
                 continue
             try:
                 if not isinstance(arg, torch.fx.Node):

@@ -142,34 +142,62 @@ def _needs(path, kind) -> list[str]:
 # ----------------------------------------------------------------------------- architectures
 
 
-def resolve_arch(arch: str) -> object:
-    """`package.module:callable` or `path/to/file.py:Class` → the callable."""
+def resolve_arch(arch: str, flag: str = "--arch") -> object:
+    """`package.module:callable` or `path/to/file.py:Class` → the callable (`flag` names the option in errors)."""
+    usage = f"{flag} '{arch}': expected 'package.module:callable' or 'path/to/file.py:Class'"
     if ":" not in arch:
-        raise IrcError(f"--arch '{arch}': expected 'package.module:callable' or 'path/to/file.py:Class'")
+        raise IrcError(usage)
     where, _, attr = arch.rpartition(":")
     if not where or not attr:
-        raise IrcError(f"--arch '{arch}': expected 'package.module:callable' or 'path/to/file.py:Class'")
+        raise IrcError(usage)
     if where.endswith(".py") or os.sep in where or "/" in where:
-        mod = _load_script(where)
+        mod = _load_script(where, flag)
     else:
         try:
             mod = importlib.import_module(where)
         except ImportError as e:
-            raise IrcError(f"--arch '{arch}': cannot import module '{where}': {e}") from None
+            raise IrcError(f"{flag} '{arch}': cannot import module '{where}': {e}") from None
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
             names = sorted(n for n in dir(mod) if not n.startswith("_"))[:20]
-            raise IrcError(f"--arch '{arch}': '{where}' has no '{attr}' (it has: {', '.join(names)})")
+            raise IrcError(f"{flag} '{arch}': '{where}' has no '{attr}' (it has: {', '.join(names)})")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise IrcError(f"--arch '{arch}': '{attr}' is not callable")
+        raise IrcError(f"{flag} '{arch}': '{attr}' is not callable")
     return obj
 
 
-def _load_script(path: str):
+def class_spec(cls: type) -> str:
+    """How `--keep-module` (and `--arch`) name a class: `package.module:Class`, or `path/to/file.py:Class` for a
+    class from a script (irc loads those under a private module name; a script run as __main__ has a file too)."""
+    mod = sys.modules.get(cls.__module__)
+    path = getattr(mod, "__file__", None)
+    if path and (cls.__module__.startswith("irc_arch_") or cls.__module__ == "__main__"):
+        rel = os.path.relpath(path)
+        return f"{path if rel.startswith('..') else rel}:{cls.__qualname__}"
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def keep_module_hint(root: object, nn_module_stack: dict | None) -> str | None:
+    """`class_spec` of the innermost module in a node's `nn_module_stack` (None for the model itself): the
+    submodule of `root` (an nn.Module, or None) at its path, else the type name export recorded."""
+    stack = list((nn_module_stack or {}).values())
+    if len(stack) < 2 or not isinstance(stack[-1][0], str) or not stack[-1][0]:
+        return None
+    path, type_name = stack[-1][0], str(stack[-1][1])
+    if root is not None:
+        try:
+            return class_spec(type(root.get_submodule(path)))
+        except Exception:  # noqa: BLE001, S110  (a path export recorded that the copy does not have)
+            pass
+    module, _, cls = type_name.rpartition(".")
+    return f"{module}:{cls}" if module else None
+
+
+def _load_script(path: str, flag: str = "--arch"):
     if not os.path.isfile(path):
-        raise IrcError(f"--arch: no such file: {path}")
+        raise IrcError(f"{flag}: no such file: {path}")
     full = os.path.abspath(path)
     name = "irc_arch_" + os.path.splitext(os.path.basename(full))[0].replace("-", "_") + "_" + \
         hashlib.sha1(full.encode()).hexdigest()[:8]
@@ -186,7 +214,7 @@ def _load_script(path: str):
         spec.loader.exec_module(mod)
     except Exception as e:
         del sys.modules[name]
-        raise IrcError(f"--arch: running {path} failed: {type(e).__name__}: {e}") from None
+        raise IrcError(f"{flag}: running {path} failed: {type(e).__name__}: {e}") from None
     finally:
         if added:
             sys.path.remove(here)
@@ -345,4 +373,5 @@ def _load_trusted(path):
         raise IrcError(f"{path}: cannot load the pickle: {type(e).__name__}: {str(e).splitlines()[0]}") from None
 
 
-__all__ = ["Source", "build_arch", "detect_kind", "load_source", "pickle_globals", "resolve_arch"]
+__all__ = ["Source", "build_arch", "class_spec", "detect_kind", "load_source", "keep_module_hint", "pickle_globals",
+           "resolve_arch"]
