@@ -349,3 +349,21 @@ def test_bf16_model_through_the_weight_file(tmp_path):
     x = torch.randn(3, 8).to(torch.bfloat16)
     with torch.no_grad():
         assert_close(model(x), Executor(back)(x)[0])
+
+
+def test_dropout_forced_on_is_refused_not_dropped():
+    """F.dropout(x, training=True) (Monte-Carlo dropout) is random at inference: refused, never imported as an
+    identity; an nn.Dropout in an eval-mode model is the identity."""
+    import torch.nn.functional as F
+
+    from irc.frontend.torch import import_model
+    from irc.ir import IrcError
+
+    class Forced(nn.Module):
+        def forward(self, x):
+            return F.dropout(x, 0.3, training=True) + 1
+
+    with pytest.raises(IrcError, match="dropout"):
+        import_model(Forced(), [((4,), "f32")])
+    module = import_model(nn.Sequential(nn.Dropout(0.3), nn.ReLU()).eval(), [((4,), "f32")])
+    assert [op.name for op in module.main.ops] == ["nn.relu"]

@@ -105,3 +105,55 @@ def _adaptive_bins(emitter: Emitter, reduce: str, x: str, out: str, size: tuple,
 
 emits("adaptive_avg_pool2d")(_adaptive("GlobalAveragePool", "AveragePool", "ReduceMean"))
 emits("adaptive_max_pool2d")(_adaptive("GlobalMaxPool", "MaxPool", "ReduceMax"))
+
+
+# ----------------------------------------------------------------------------- 3-D (video)
+
+
+def _pads_nd(padding: list) -> list:
+    """[[begin, end] per spatial dim] → ONNX's [begins..., ends...]."""
+    return [b for b, _ in padding] + [e for _, e in padding]
+
+
+@emits("conv3d")
+@spatial
+def _conv3d(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
+    a = op.attrs
+    letters = OPS[op.name].weight_layout[a["layout"]]
+    w = op.operands[1].type.shape
+    emitter.node("Conv", ins, outs[0], kernel_shape=[w[letters.index(d)] for d in "DHW"], strides=a["stride"],
+                 pads=_pads_nd(a["padding"]), dilations=a["dilation"], group=a["groups"])
+
+
+@emits("max_pool3d")
+@spatial
+def _max_pool3d(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
+    a = op.attrs
+    emitter.node("MaxPool", ins, outs[0], kernel_shape=a["kernel_size"], strides=a["stride"],
+                 pads=_pads_nd(a["padding"]), dilations=a["dilation"] if any(d != 1 for d in a["dilation"]) else None,
+                 ceil_mode=1 if a["ceil_mode"] else None)
+
+
+@emits("avg_pool3d")
+@spatial
+def _avg_pool3d(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
+    a = op.attrs
+    emitter.node("AveragePool", ins, outs[0], kernel_shape=a["kernel_size"], strides=a["stride"],
+                 pads=_pads_nd(a["padding"]), ceil_mode=1 if a["ceil_mode"] else None,
+                 count_include_pad=1 if a["count_include_pad"] else 0)
+
+
+@emits("adaptive_avg_pool3d")
+@spatial
+def _adaptive_avg_pool3d(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
+    out_size, x = op.attrs["output_size"], op.operands[0].type
+    letters = activation_layout(op.attrs["layout"], x.rank)
+    sizes = [x.shape[letters.index(d)] for d in "DHW"]
+    if out_size == [1, 1, 1]:
+        emitter.node("GlobalAveragePool", ins, outs[0])
+    elif None not in sizes and all(n % o == 0 for n, o in zip(sizes, out_size, strict=True)):
+        k = [n // o for n, o in zip(sizes, out_size, strict=True)]
+        emitter.node("AveragePool", ins, outs[0], kernel_shape=k, strides=k)
+    else:
+        raise IrcError(f"adaptive 3-D pooling of {x} to {out_size}: ONNX needs an output size that divides the "
+                       "input's (or 1)")

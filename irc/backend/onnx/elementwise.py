@@ -2,7 +2,7 @@
 
 gelu is ONNX Gelu from opset 20, else built from Erf (or Tanh for approximate="tanh"); HardSwish is used
 from opset 14; softplus with PyTorch's threshold is Softplus/Greater/Where unless the threshold changes
-nothing.
+nothing. compare "ne" is Not(Equal).
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ from .emitter import Emitter, Handler, emits
 # IR op -> the ONNX op of the same meaning, input for input
 PLAIN = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "log": "Log", "sqrt": "Sqrt",
          "neg": "Neg", "abs": "Abs", "erf": "Erf", "identity": "Identity", "dropout": "Identity", "add": "Add",
-         "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "maximum": "Max", "minimum": "Min"}
+         "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "maximum": "Max", "minimum": "Min", "sin": "Sin",
+         "cos": "Cos", "tan": "Tan", "asin": "Asin", "acos": "Acos", "atan": "Atan", "floor": "Floor", "ceil": "Ceil",
+         "round": "Round", "sign": "Sign", "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor",
+         "logical_not": "Not", "where": "Where"}
+COMPARISONS = {"eq": "Equal", "lt": "Less", "le": "LessOrEqual", "gt": "Greater", "ge": "GreaterOrEqual"}
 
 
 def plain(onnx_op: str) -> Handler:
@@ -117,3 +121,12 @@ def _softplus(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
         sp = emitter.node("Div", [sp, emitter.scalar(out, "beta_d", beta, dt)], emitter.tmp(out, "scaled"))
     cond = emitter.node("Greater", [bx, emitter.scalar(out, "threshold", thr, dt)], emitter.tmp(out, "linear"))
     emitter.node("Where", [cond, x, sp], out)
+
+
+@emits("compare")
+def _compare(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
+    predicate = op.attrs["predicate"]
+    if predicate == "ne":
+        emitter.node("Not", [emitter.node("Equal", ins, emitter.tmp(outs[0], "eq"))], outs[0])
+        return
+    emitter.node(COMPARISONS[predicate], ins, outs[0])

@@ -164,3 +164,13 @@ def _roll(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
 @emits("gather")
 def _gather(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
     emitter.node("Gather", ins, outs[0], axis=op.attrs["axis"])
+
+
+@emits("gather_elements")
+def _gather_elements(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
+    emitter.node("GatherElements", ins, outs[0], axis=op.attrs["axis"])
+
+
+@emits("tile")
+def _tile(emitter: Emitter, op: Op, ins: list, outs: list) -> None:
+    emitter.node("Tile", [ins[0], emitter.ints(outs[0], "repeats", op.attrs["repeats"])], outs[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...ir import IrcError
 from ...ir.core import Op
 from ...ir.layout import weight_perm
 from ...ir.ops import OPS
@@ -201,3 +202,76 @@ def conv_transpose2d_module(op: Op, params: list, dtype: str | None) -> str | No
     keywords.append(keywords.pop(3))  # nn.ConvTranspose2d takes dilation after bias
     cin, cout = w.shape[0], w.shape[1] * attrs["groups"]
     return f"nn.ConvTranspose2d({cin}, {cout}, {pair(w.shape[2:])}" + ctor_keywords(keywords + [("dtype", dtype)]) + ")"
+
+
+# ----------------------------------------------------------------------------- 3-D (video)
+
+
+def _flat_pad_nd(padding: list) -> tuple:
+    """[[begin, end] per spatial dim, outermost first] → F.pad's (last dim's begin, end, ..., first's)."""
+    return tuple(p for pair_ in reversed(padding) for p in pair_)
+
+
+def _symmetric_pads(padding: list) -> list[int] | None:
+    """The per-dim padding torch's functions take when every dim pads both sides alike, else None."""
+    return [b for b, _ in padding] if all(b == e for b, e in padding) else None
+
+
+@emits("conv3d")
+def conv3d(ctx: Ctx, op: Op) -> str:
+    attrs = op.attrs
+
+    def body(x: str) -> str:
+        pad = _symmetric_pads(attrs["padding"])
+        if pad is None:
+            x, pad = f"F.pad({x}, {lit(_flat_pad_nd(attrs['padding']))})", [0, 0, 0]
+        return call("F.conv3d", x, *_weight_and_bias(ctx, op), stride=unless(attrs["stride"], [1, 1, 1]),
+                    padding=unless(pad, [0, 0, 0]), dilation=unless(attrs["dilation"], [1, 1, 1]),
+                    groups=unless(attrs["groups"], 1))
+
+    return in_nchw(op, ctx.arg(0), body)
+
+
+def _pool3d_padding(op: Op) -> list[int]:
+    """The symmetric padding of at most half the kernel torch's 3-D pooling takes; IrcError otherwise."""
+    pad = _symmetric_pads(op.attrs["padding"])
+    if pad is None or any(p > k // 2 for p, k in zip(pad, op.attrs["kernel_size"], strict=True)):
+        raise IrcError(f"{op.name} with padding {op.attrs['padding']}: torch takes symmetric padding of at most "
+                       "half the kernel")
+    return pad
+
+
+@emits("max_pool3d")
+def max_pool3d(ctx: Ctx, op: Op) -> str:
+    attrs, pad = op.attrs, _pool3d_padding(op)
+    return in_nchw(op, ctx.arg(0), lambda x: call(
+        "F.max_pool3d", x, kernel_size=attrs["kernel_size"], stride=attrs["stride"], padding=unless(pad, [0, 0, 0]),
+        dilation=unless(attrs["dilation"], [1, 1, 1]), ceil_mode=unless(attrs["ceil_mode"], False)))
+
+
+@emits("avg_pool3d")
+def avg_pool3d(ctx: Ctx, op: Op) -> str:
+    attrs, pad = op.attrs, _pool3d_padding(op)
+    return in_nchw(op, ctx.arg(0), lambda x: call(
+        "F.avg_pool3d", x, kernel_size=attrs["kernel_size"], stride=attrs["stride"], padding=unless(pad, [0, 0, 0]),
+        ceil_mode=unless(attrs["ceil_mode"], False), count_include_pad=unless(attrs["count_include_pad"], True)))
+
+
+@emits("adaptive_avg_pool3d")
+def adaptive_avg_pool3d(ctx: Ctx, op: Op) -> str:
+    return in_nchw(op, ctx.arg(0), lambda x: f"F.adaptive_avg_pool3d({x}, {lit(op.attrs['output_size'])})")
+
+
+@module_form("conv3d")
+def conv3d_module(op: Op, params: list, dtype: str | None) -> str | None:
+    w, attrs = params[0], op.attrs
+    pad = _symmetric_pads(attrs["padding"])
+    if attrs["layout"] != "nchw" or w.rank != 5 or not w.is_static or pad is None:
+        return None
+    keywords = [("stride", None if attrs["stride"] == [1, 1, 1] else lit(attrs["stride"])),
+                ("padding", None if pad == [0, 0, 0] else lit(pad)),
+                ("dilation", None if attrs["dilation"] == [1, 1, 1] else lit(attrs["dilation"])),
+                ("groups", None if attrs["groups"] == 1 else attrs["groups"]),
+                ("bias", None if params[1] is not None else False), ("dtype", dtype)]
+    cin, cout = w.shape[1] * attrs["groups"], w.shape[0]
+    return f"nn.Conv3d({cin}, {cout}, {lit(list(w.shape[2:]))}" + ctor_keywords(keywords) + ")"

@@ -7,9 +7,15 @@ from .base import DEFAULT, Ctx, call, emits, lit
 
 CALLS = {"relu": "F.relu", "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "silu": "F.silu",
          "hardswish": "F.hardswish", "exp": "torch.exp", "log": "torch.log", "sqrt": "torch.sqrt",
-         "rsqrt": "torch.rsqrt", "neg": "torch.neg", "abs": "torch.abs", "erf": "torch.erf"}
+         "rsqrt": "torch.rsqrt", "neg": "torch.neg", "abs": "torch.abs", "erf": "torch.erf", "sin": "torch.sin",
+         "cos": "torch.cos", "tan": "torch.tan", "asin": "torch.asin", "acos": "torch.acos", "atan": "torch.atan",
+         "floor": "torch.floor", "ceil": "torch.ceil", "round": "torch.round", "sign": "torch.sign",
+         "logical_not": "torch.logical_not"}
 OPERATORS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
-BINARY_CALLS = {"pow": "torch.pow", "maximum": "torch.maximum", "minimum": "torch.minimum"}
+BINARY_CALLS = {"pow": "torch.pow", "maximum": "torch.maximum", "minimum": "torch.minimum",
+                "logical_and": "torch.logical_and", "logical_or": "torch.logical_or",
+                "logical_xor": "torch.logical_xor"}
+COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
 def _unary(fn: str):
@@ -71,3 +77,13 @@ def softplus(ctx: Ctx, op: Op) -> str:
 @emits("dropout", "identity")
 def identity(ctx: Ctx, op: Op) -> str:
     return ctx.arg(0)
+
+
+@emits("compare")
+def compare(ctx: Ctx, op: Op) -> str:
+    return f"{ctx.arg(0)} {COMPARISONS[op.attrs['predicate']]} {ctx.arg(1)}"
+
+
+@emits("where")
+def where(ctx: Ctx, op: Op) -> str:
+    return f"torch.where({ctx.arg(0)}, {ctx.arg(1)}, {ctx.arg(2)})"

@@ -109,3 +109,13 @@ def expand_like(ctx: Ctx, op: Op) -> str:
     for i, j in op.attrs["like_dims"]:
         dims[i] = f"{ctx.arg(1)}.shape[{j}]"
     return f"{ctx.arg(0)}.expand({_dims(dims)})"
+
+
+@emits("gather_elements")
+def gather_elements(ctx: Ctx, op: Op) -> str:
+    return f"torch.gather({ctx.arg(0)}, {op.attrs['axis']}, {ctx.arg(1)})"
+
+
+@emits("tile")
+def tile(ctx: Ctx, op: Op) -> str:
+    return f"{ctx.arg(0)}.repeat{lit(op.attrs['repeats'])}"

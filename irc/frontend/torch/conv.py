@@ -1,4 +1,4 @@
-"""ATen convolutions and pooling → nn.conv2d, nn.conv_transpose2d and the pooling ops."""
+"""ATen convolutions and pooling → nn.conv2d, nn.conv_transpose2d, nn.conv3d and the pooling ops."""
 
 from __future__ import annotations
 
@@ -40,8 +40,10 @@ def _conv2d(importer, node, x, w, b=None, stride=1, padding=0, dilation=1, group
 
 @imports(aten.convolution.default)
 def _convolution(importer, node, x, w, b, stride, padding, dilation, transposed, output_padding, groups):
+    if w.meta["val"].dim() == 5 and not transposed:
+        return _conv3d(importer, node, x, w, b, stride, padding, dilation, groups)
     if w.meta["val"].dim() != 4:
-        raise Unsupported("only 2-D convolutions are supported")
+        raise Unsupported("only 2-D and 3-D (not transposed) convolutions are supported")
     if not transposed:
         return _conv2d(importer, node, x, w, b, stride, padding, dilation, groups)
     return _conv_t(importer, node, x, w, b, stride, padding, output_padding, groups, dilation)
@@ -117,3 +119,47 @@ def _adaptive_avg(importer, node, x, size):
 def _adaptive_max(importer, node, x, size):
     return [importer.result("adaptive_max_pool2d", [importer.operand(x)],
                             {"output_size": static_list(as_ints(size, 2), "output size")}, index=0), None]
+
+
+# -- 3-D (video)
+
+
+@imports(aten.conv3d.default, aten.conv3d.padding)
+def _conv3d(importer, node, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    dilation = as_ints(dilation, 3)
+    if isinstance(padding, str):
+        kernel = tuple(w.meta["val"].shape[2:])
+        pads = [[0, 0]] * 3 if padding == "valid" else _same_pads(kernel, dilation)
+    else:
+        pads = [[p, p] for p in as_ints(padding, 3)]
+    return importer.result("conv3d", _operands(importer, x, w, b),
+                           {"stride": as_ints(stride, 3), "padding": pads, "dilation": dilation, "groups": groups})
+
+
+def _pool3d_attrs(kernel, stride, padding, ceil_mode):
+    k = as_ints(kernel, 3)
+    return {"kernel_size": k, "stride": as_ints(stride, 3) if stride else list(k),
+            "padding": [[p, p] for p in as_ints(padding, 3)], "ceil_mode": bool(ceil_mode)}
+
+
+@imports(aten.max_pool3d.default, aten.max_pool3d_with_indices.default)
+def _max_pool3d(importer, node, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
+    attrs = {**_pool3d_attrs(kernel, stride, padding, ceil_mode), "dilation": as_ints(dilation, 3)}
+    if node.target is aten.max_pool3d.default:
+        return importer.result("max_pool3d", [importer.operand(x)], attrs)
+    return [importer.result("max_pool3d", [importer.operand(x)], attrs, index=0), None]
+
+
+@imports(aten.avg_pool3d.default)
+def _avg_pool3d(importer, node, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
+                divisor_override=None):
+    if divisor_override is not None:
+        raise Unsupported("avg_pool3d with divisor_override is not supported")
+    return importer.result("avg_pool3d", [importer.operand(x)], {**_pool3d_attrs(kernel, stride, padding, ceil_mode),
+                                                                 "count_include_pad": bool(count_include_pad)})
+
+
+@imports(aten.adaptive_avg_pool3d.default, aten._adaptive_avg_pool3d.default)
+def _adaptive_avg3d(importer, node, x, size):
+    return importer.result("adaptive_avg_pool3d", [importer.operand(x)],
+                           {"output_size": static_list(as_ints(size, 3), "output size")})

@@ -13,9 +13,17 @@ aten = torch.ops.aten
 
 
 @imports(aten.clone.default, aten.contiguous.default, aten.alias.default, aten.detach.default,
-         aten.lift_fresh_copy.default, aten.dropout.default, aten.feature_dropout.default,
-         aten.alpha_dropout.default, aten.lift_fresh.default)
+         aten.lift_fresh_copy.default, aten.lift_fresh.default)
 def _identity(importer, node, x, *rest, **kwargs):
+    return importer.operand(x)
+
+
+@imports(aten.dropout.default, aten.feature_dropout.default, aten.alpha_dropout.default)
+def _dropout(importer, node, x, p=0.5, train=False):
+    """Identity at inference; a dropout forced on (`F.dropout(x, training=True)`, Monte-Carlo dropout) is random
+    at inference too, which irc cannot reproduce: refused rather than silently dropped."""
+    if train and p:
+        raise Unsupported(f"dropout with training=True (p={p}): random at inference, not converted")
     return importer.operand(x)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ...ir.dtypes import FLOAT_DTYPES
+from ...ir.dtypes import FLOAT_DTYPES, from_torch
 from ..core import Unsupported
 from .importer import imports
 
@@ -14,7 +14,10 @@ aten = torch.ops.aten
 _UNARY = {aten.relu.default: "relu", aten.sigmoid.default: "sigmoid", aten.tanh.default: "tanh",
           aten.silu.default: "silu", aten.hardswish.default: "hardswish", aten.exp.default: "exp",
           aten.log.default: "log", aten.sqrt.default: "sqrt", aten.rsqrt.default: "rsqrt", aten.neg.default: "neg",
-          aten.abs.default: "abs", aten.erf.default: "erf"}
+          aten.abs.default: "abs", aten.erf.default: "erf", aten.sin.default: "sin", aten.cos.default: "cos",
+          aten.tan.default: "tan", aten.asin.default: "asin", aten.acos.default: "acos", aten.atan.default: "atan",
+          aten.floor.default: "floor", aten.ceil.default: "ceil", aten.round.default: "round",
+          aten.sign.default: "sign"}
 
 
 def _make_unary(kind):
@@ -133,3 +136,69 @@ def _prelu(importer, node, x, w):
     pos = importer.emit("relu", [v])
     neg = importer.emit("minimum", [v, importer.constant(0.0, v.type.dtype)])
     return importer.result("add", [pos, importer.emit("mul", [neg, wv])])
+
+
+# -- comparisons, boolean logic, selection
+
+_COMPARISONS = {"eq": aten.eq, "ne": aten.ne, "lt": aten.lt, "le": aten.le, "gt": aten.gt, "ge": aten.ge}
+
+
+def _compare_operands(importer, x, other):
+    """Both operands in the type torch compares them in (a Python scalar takes the tensor's type)."""
+    lhs = importer.operand(x)
+    if isinstance(other, torch.fx.Node):
+        rhs = importer.operand(other)
+        common = from_torch(torch.promote_types(x.meta["val"].dtype, other.meta["val"].dtype))
+        return importer.cast(lhs, common), importer.cast(rhs, common)
+    if isinstance(other, float) and lhs.type.dtype not in FLOAT_DTYPES:
+        lhs = importer.cast(lhs, "f32")
+    return lhs, importer.operand(other, lhs.type.dtype)
+
+
+def _make_compare(predicate):
+    def fn(importer, node, x, other):
+        lhs, rhs = _compare_operands(importer, x, other)
+        return importer.result("compare", [lhs, rhs], {"predicate": predicate})
+    return fn
+
+
+for _predicate, _packet in _COMPARISONS.items():
+    imports(_packet.Tensor, _packet.Scalar)(_make_compare(_predicate))
+
+
+def _booleans(importer, node, *args):
+    if any(a.meta["val"].dtype != torch.bool for a in args if isinstance(a, torch.fx.Node)):
+        raise Unsupported("bitwise operations on integers are not supported (only on booleans)")
+    return [importer.operand(a, "i1") for a in args]
+
+
+def _make_logical(kind):
+    def fn(importer, node, x, other):
+        return importer.result(kind, _booleans(importer, node, x, other))
+    return fn
+
+
+for _target, _kind in {aten.bitwise_and.Tensor: "logical_and", aten.bitwise_or.Tensor: "logical_or",
+                       aten.bitwise_xor.Tensor: "logical_xor", aten.logical_and.default: "logical_and",
+                       aten.logical_or.default: "logical_or", aten.logical_xor.default: "logical_xor"}.items():
+    imports(_target)(_make_logical(_kind))
+
+
+@imports(aten.bitwise_not.default, aten.logical_not.default)
+def _logical_not(importer, node, x):
+    if node.target is aten.bitwise_not.default:
+        _booleans(importer, node, x)
+    return importer.result("logical_not", [importer.operand(x, "i1")])
+
+
+@imports(aten.where.self)
+def _where(importer, node, condition, x, other):
+    want = importer.out_type().dtype
+    return importer.result("where", [importer.operand(condition, "i1"), importer.operand(x, want),
+                                     importer.operand(other, want)])
+
+
+@imports(aten.masked_fill.Scalar, aten.masked_fill.Tensor)
+def _masked_fill(importer, node, x, mask, value):
+    v = importer.operand(x)
+    return importer.result("where", [importer.operand(mask, "i1"), importer.operand(value, v.type.dtype), v])

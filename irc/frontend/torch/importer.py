@@ -449,7 +449,7 @@ class TorchImporter(Frontend):
         handler = IMPORTERS.lookup(target)
         if handler is None:
             self.env[node] = POISON
-            self.fail_at(node, op_name(target), "no irc lowering")
+            self.fail_at(node, op_name(target), "no irc importer for this op")
             return
         try:
             self.env[node] = handler(self, node, *node.args, **node.kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..core import Unsupported
-from .importer import imports, static, static_list, tensor_type
+from .importer import imports, static, static_dim, static_list, tensor_type
 
 aten = torch.ops.aten
 
@@ -32,9 +32,31 @@ def _bn(importer, node, x, w, b, mean, var, training, momentum, eps, cudnn=True)
     return importer.result("batch_norm", _bn_operands(importer, x, w, b, mean, var), {"epsilon": float(eps)})
 
 
-@imports(aten._native_batch_norm_legit.no_stats, aten._native_batch_norm_legit.default)
+@imports(aten._native_batch_norm_legit.default)
 def _bn_train(importer, node, *args, **kwargs):
     raise Unsupported("batch norm in training mode (call model.eval())")
+
+
+@imports(aten._native_batch_norm_legit.no_stats)
+def _bn_batch_stats(importer, node, x, w, b, training, momentum, eps):
+    """Normalisation by the statistics of the batch, with no running statistics: what InstanceNorm (and
+    F.instance_norm) computes, on its input viewed as [1, N * C, ...]. With a batch of one, each channel's
+    statistics are its own: a group norm with a group per channel."""
+    shape = x.meta["val"].shape
+    n, c = static_dim(shape[0]), static_dim(shape[1])
+    if n != 1:
+        raise Unsupported("normalisation by batch statistics over a batch of more than one (F.batch_norm with "
+                          "training=True); irc imports inference-mode batch norm, instance norm and group norm")
+    if c is None:
+        raise Unsupported("instance norm needs a static batch size (torch computes it on the input viewed as "
+                          "[1, batch * channels, ...]): import with a fixed batch")
+    v = importer.operand(x)
+    ops = [v] + ([importer.operand(w)] if w is not None else [])
+    if b is not None:
+        if w is None:
+            ops.append(importer.constant(1.0, v.type.dtype, (c,)))
+        ops.append(importer.operand(b))
+    return [importer.result("group_norm", ops, {"num_groups": c, "epsilon": float(eps)}, index=0), None, None]
 
 
 @imports(aten.layer_norm.default)

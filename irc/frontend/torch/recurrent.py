@@ -193,4 +193,4 @@ def _zeros_state(importer, node, *args, **kwargs):
     as the initial state of a recurrent op, which leaves it out."""
     if node.users and all(u.target in _ATEN_RECURRENT for u in node.users):
         return _ZERO_STATE
-    raise Unsupported("no irc lowering")
+    raise Unsupported("no irc importer for this op")

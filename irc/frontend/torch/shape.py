@@ -265,3 +265,39 @@ def _pixel_shuffle(importer, node, x, upscale_factor):
     y = importer.emit("reshape", [importer.operand(x)], {"shape": [0, c2, r, r, h, w]})
     y = importer.emit("transpose", [y], {"perm": [0, 1, 4, 2, 5, 3]})
     return importer.result("reshape", [y], {"shape": [0, c2, h * r, w * r]})
+
+
+@imports(aten.gather.default)
+def _gather_elements(importer, node, x, dim, index, sparse_grad=False):
+    return importer.result("gather_elements", [importer.operand(x), importer.operand(index)], {"axis": int(dim)})
+
+
+@imports(aten.repeat.default)
+def _repeat(importer, node, x, repeats):
+    repeats = static_list(repeats, "repeat count")
+    v = importer.operand(x)
+    extra = len(repeats) - v.type.rank
+    if extra > 0:  # torch.Tensor.repeat adds leading dims
+        v = importer.emit("unsqueeze", [v], {"axes": list(range(extra))})
+    return importer.result("tile", [v], {"repeats": repeats})
+
+
+@imports(aten.slice_scatter.default)
+def _slice_scatter(importer, node, x, src, dim=0, start=None, end=None, step=1):
+    """x with x[start:end] along dim replaced by src: the slices before and after, and src, joined."""
+    rank = x.meta["val"].dim()
+    dim = dim % rank
+    size = static(x.meta["val"].shape[dim], "slice_scatter's dimension")
+    s, e, st = _slice_bounds(importer, x, dim, start, end, step)
+    s, e = (s + size if s < 0 else s), min(e + size if e < 0 else e, size)
+    if st != 1:
+        raise Unsupported("slice_scatter with a step is not supported")
+    v, parts = importer.operand(x), []
+    if s > 0:
+        parts.append(importer.emit("slice", [v], {"axes": [dim], "starts": [0], "ends": [s]}))
+    parts.append(importer.operand(src, v.type.dtype))
+    if e < size:
+        parts.append(importer.emit("slice", [v], {"axes": [dim], "starts": [e], "ends": [INT64_MAX]}))
+    if len(parts) == 1:
+        return parts[0]
+    return importer.result("concat", parts, {"axis": dim})

@@ -212,3 +212,113 @@ define("adaptive_avg_pool2d", "pool", ("input",), [Attr("output_size", "ints")],
 define("adaptive_max_pool2d", "pool", ("input",), [Attr("output_size", "ints")], infer_adaptive, spatial=True,
        flops=input_flops,
        doc="Adaptive 2-D max pooling to a fixed output size (PyTorch's bin rule).")
+
+
+# ----------------------------------------------------------------------------- 3-D (video): [N, C, D, H, W]
+
+
+CONV3D_WEIGHT = {"nchw": "OIDHW", "nhwc": "DHWIO"}  # conv3d's weight in each activation layout
+
+
+def split_ncdhw(t: TensorType, layout: str, what: str = "input") -> tuple:
+    """(n, c, [d, h, w]) of a rank-5 activation, channels first ("nchw") or last ("nhwc")."""
+    need_rank(t, 5, what)
+    return (t.shape[0], t.shape[1], list(t.shape[2:])) if layout == "nchw" else \
+        (t.shape[0], t.shape[4], list(t.shape[1:4]))
+
+
+def join_ncdhw(n: int | None, c: int | None, spatial: list, layout: str, dtype: str) -> TensorType:
+    return TensorType((n, c, *spatial) if layout == "nchw" else (n, *spatial, c), dtype)
+
+
+def _check_attrs_3d(attrs: dict) -> None:
+    check_len(attrs, 3, "stride", "padding", "dilation", "kernel_size", "output_size")
+    check_positive(attrs, "stride", "dilation", "groups", "kernel_size", "output_size")
+    if any(p < 0 for pair in attrs.get("padding", []) for p in pair):
+        raise ShapeError(f"attribute 'padding' must not be negative, got {attrs['padding']}")
+
+
+def _window_out(spatial: list, kernel: list, attrs: dict, dilation: list, ceil: bool = False) -> list:
+    return [conv_out(size, k, s, b, e, d, ceil) for size, k, s, (b, e), d
+            in zip(spatial, kernel, attrs["stride"], attrs["padding"], dilation, strict=True)]
+
+
+def infer_conv3d(ins: list[TensorType], attrs: dict) -> TensorType:
+    _check_attrs_3d(attrs)
+    x, w = ins[0], ins[1]
+    same_dtype(ins)
+    need_float(x)
+    layout, g = attrs["layout"], attrs["groups"]
+    n, c, spatial = split_ncdhw(x, layout)
+    need_rank(w, 5, "weight")
+    wl = CONV3D_WEIGHT[layout]
+    cout, cin_g = w.shape[wl.index("O")], w.shape[wl.index("I")]
+    kernel = [w.shape[wl.index(a)] for a in "DHW"]
+    if c is not None and c != cin_g * g:
+        raise ShapeError(f"input has {c} channels but weight {w} with groups={g} expects {cin_g * g}")
+    if cout % g:
+        raise ShapeError(f"weight has {cout} output channels, not divisible by groups={g}")
+    _bias(ins, cout)
+    return join_ncdhw(n, cout, _window_out(spatial, kernel, attrs, attrs["dilation"]), layout, x.dtype)
+
+
+def conv3d_flops(op: Op) -> int:
+    """A multiply-add per output element and weight of its group, plus the bias."""
+    n_out = static_numel(op.results[0].type)
+    w = op.operands[1].type
+    return 2 * n_out * static_numel(w) // max(1, w.shape[CONV3D_WEIGHT[op.attrs["layout"]].index("O")]) \
+        + _bias_flops(op, n_out)
+
+define("conv3d", "conv", ("input", "weight", "bias?"),
+       [Attr("stride", "ints", doc="[sd, sh, sw]"), Attr("padding", "pairs", doc="[begin, end] for D, H and W"),
+        Attr("dilation", "ints", doc="[dd, dh, dw]"), Attr("groups", "int")],
+       infer_conv3d, spatial=True, params=("weight", "bias"), weight_layout=CONV3D_WEIGHT,
+       traits=("channel_weights", "input_shift_folds"), flops=conv3d_flops,
+       doc="3-D convolution over [N, C, D, H, W] (torch.nn.functional.conv3d) with explicit, possibly asymmetric "
+           "padding.")
+
+POOL3D_ATTRS = [
+    Attr("kernel_size", "ints", doc="[kd, kh, kw]"),
+    Attr("stride", "ints"),
+    Attr("padding", "pairs", [[0, 0], [0, 0], [0, 0]]),
+    Attr("ceil_mode", "bool", False),
+]
+
+
+def _pool3d(ins: list[TensorType], attrs: dict, dilation: list) -> TensorType:
+    _check_attrs_3d({**attrs, "dilation": dilation})
+    n, c, spatial = split_ncdhw(ins[0], attrs["layout"])
+    out = _window_out(spatial, attrs["kernel_size"], attrs, dilation, attrs["ceil_mode"])
+    return join_ncdhw(n, c, out, attrs["layout"], ins[0].dtype)
+
+
+def pool3d_flops(op: Op) -> int:
+    """One FLOP per output element and window element."""
+    kd, kh, kw = op.attrs["kernel_size"]
+    return static_numel(op.results[0].type) * kd * kh * kw
+
+
+define("max_pool3d", "pool", ("input",), POOL3D_ATTRS + [Attr("dilation", "ints", [1, 1, 1])],
+       lambda ins, a: _pool3d(ins, a, a["dilation"]), spatial=True, flops=pool3d_flops,
+       doc="3-D max pooling over [N, C, D, H, W]; padded positions never win (as in PyTorch).")
+
+
+def infer_avg_pool3d(ins: list[TensorType], attrs: dict) -> TensorType:
+    need_float(ins[0])
+    return _pool3d(ins, attrs, [1, 1, 1])
+
+
+define("avg_pool3d", "pool", ("input",), POOL3D_ATTRS + [Attr("count_include_pad", "bool", True)],
+       infer_avg_pool3d, spatial=True, flops=pool3d_flops,
+       doc="3-D average pooling; count_include_pad says whether zero padding counts in the divisor.")
+
+
+def infer_adaptive3d(ins: list[TensorType], attrs: dict) -> TensorType:
+    _check_attrs_3d(attrs)
+    n, c, _ = split_ncdhw(ins[0], attrs["layout"])
+    return join_ncdhw(n, c, list(attrs["output_size"]), attrs["layout"], ins[0].dtype)
+
+
+define("adaptive_avg_pool3d", "pool", ("input",), [Attr("output_size", "ints", doc="[od, oh, ow]")],
+       infer_adaptive3d, spatial=True, flops=input_flops,
+       doc="Adaptive 3-D average pooling to a fixed output size (PyTorch's bin rule).")

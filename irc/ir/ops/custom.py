@@ -36,6 +36,7 @@ def _infer_call_module(ins: list[TensorType | None], attrs: dict) -> list[Tensor
 
 
 def _result_count(attrs: dict) -> int:
+    """one per entry of `types` (the module's results)."""
     return len(attrs["types"]) if isinstance(attrs.get("types"), list) else 1
 
 

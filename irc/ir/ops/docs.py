@@ -30,8 +30,8 @@ def render() -> str:
                     out.append(f"| `{a.name}` | {a.describe()} | {a.doc} |")
                 out.append("")
             n = opdef.num_results
-            if callable(n):
-                out += ["Results: one per entry of `sizes`.", ""]
+            if callable(n):  # the count rule's docstring says what it counts (split's lambda: its sizes)
+                out += [f"Results: {(n.__doc__ or 'one per entry of `sizes`.').strip()}", ""]
             if opdef.axis_attrs:
                 axes = ", ".join(f"`{a}`" for a in opdef.axis_attrs)
                 out += ["Axis attributes (rewritten by layout passes): " + axes, ""]

@@ -118,3 +118,74 @@ for _name, (_doc, _traits, _patterns) in BINARY.items():
     define(_name, "elementwise", ("lhs", "rhs"), (), infer_binary, traits=("elementwise",) + _traits,
            canonical=_patterns,
            doc=f"Element-wise {_doc} with NumPy broadcasting; both operands have the same element type.")
+
+
+# ----------------------------------------------------------------------------- more unary math
+
+MORE_UNARY = {  # float in, float out: torch's and ONNX's functions of the same name
+    "sin": "sine",
+    "cos": "cosine",
+    "tan": "tangent",
+    "asin": "arcsine",
+    "acos": "arccosine",
+    "atan": "arctangent",
+    "floor": "round down to an integer value",
+    "ceil": "round up to an integer value",
+    "round": "round to the nearest integer value, halves to even (torch.round, ONNX Round)",
+}
+
+for _name, _doc in MORE_UNARY.items():
+    define(_name, "elementwise", ("input",), (), infer_unary_float, traits=UNARY_TRAITS, doc=f"Element-wise {_doc}.")
+define("sign", "elementwise", ("input",), (), infer_unary, traits=UNARY_TRAITS,
+       doc="Element-wise sign: -1, 0 or 1 (of the operand's type).")
+
+
+# ----------------------------------------------------------------------------- comparisons and boolean logic
+
+PREDICATES = ("eq", "ne", "lt", "le", "gt", "ge")
+
+
+def infer_compare(ins: list[TensorType], attrs: dict) -> TensorType:
+    return infer_binary(ins, attrs).with_dtype("i1")
+
+
+define("compare", "elementwise", ("lhs", "rhs"), [Attr("predicate", "enum", choices=PREDICATES)], infer_compare,
+       traits=("elementwise",),
+       doc="Element-wise comparison lhs PREDICATE rhs (eq ==, ne !=, lt <, le <=, gt >, ge >=) with NumPy "
+           "broadcasting; both operands have the same element type, the result is i1.")
+
+
+def _need_bool(ins: list[TensorType]) -> None:
+    for t in ins:
+        if t.dtype != "i1":
+            raise ShapeError(f"operands must be i1 (boolean), got {t}")
+
+
+def infer_logical(ins: list[TensorType], attrs: dict) -> TensorType:
+    _need_bool(ins)
+    return infer_binary(ins, attrs)
+
+
+def infer_logical_not(ins: list[TensorType], attrs: dict) -> TensorType:
+    _need_bool(ins)
+    return ins[0]
+
+
+for _name, _doc in {"logical_and": "a and b", "logical_or": "a or b", "logical_xor": "a xor b"}.items():
+    define(_name, "elementwise", ("lhs", "rhs"), (), infer_logical, traits=("elementwise", "commutative"),
+           doc=f"Element-wise boolean {_doc} of two i1 operands, with NumPy broadcasting.")
+define("logical_not", "elementwise", ("input",), (), infer_logical_not, traits=UNARY_TRAITS,
+       doc="Element-wise boolean not of an i1 operand.")
+
+
+def infer_select(ins: list[TensorType], attrs: dict) -> TensorType:
+    cond, lhs, rhs = ins
+    if cond.dtype != "i1":
+        raise ShapeError(f"condition must be i1 (boolean), got {cond}")
+    same_dtype([lhs, rhs])
+    return lhs.with_shape(broadcast_shapes([cond.shape, lhs.shape, rhs.shape]))
+
+
+define("where", "elementwise", ("condition", "lhs", "rhs"), (), infer_select, traits=("elementwise",),
+       doc="Element-wise lhs where condition else rhs (torch.where, ONNX Where), the three operands broadcast; "
+           "masked_fill is a where.")

@@ -7,7 +7,6 @@ from typing import Callable
 import numpy as np
 
 from ..core import Op, TensorType
-from .conv import split_nchw
 from .registry import Attr, ShapeError, define, dims_equal, need_float, norm_axis, same_dtype, static_numel
 
 
@@ -15,12 +14,9 @@ def infer_batch_norm(ins: list[TensorType], attrs: dict) -> TensorType:
     x = ins[0]
     same_dtype(ins)
     need_float(x)
-    if attrs["layout"] == "nchw":
-        if x.rank < 2:
-            raise ShapeError(f"input must have rank 2 or more, got {x}")
-        c = x.shape[1]
-    else:
-        c = split_nchw(x, "nhwc")[1]
+    if x.rank < 2:
+        raise ShapeError(f"input must have rank 2 or more, got {x}")
+    c = x.shape[1] if attrs["layout"] == "nchw" else x.shape[-1]
     for name, t in zip(("weight", "bias", "running_mean", "running_var"), ins[1:], strict=False):
         if t.rank != 1 or not dims_equal(t.shape[0], c):
             raise ShapeError(f"{name} must be tensor<{c}x{x.dtype}>, got {t}")

@@ -1,10 +1,21 @@
-"""Resizing."""
+"""Resizing and sampling."""
 
 from __future__ import annotations
 
 from ..core import TensorType
-from .conv import join_nchw, split_nchw
-from .registry import ABSENT, Attr, ShapeError, check_len, define
+from .registry import ABSENT, Attr, ShapeError, check_len, define, need_float, need_rank, same_dtype
+
+
+def _spatial_dims(x: TensorType, layout: str) -> list:
+    """The spatial dims of a rank 3..5 activation, channels first ("nchw") or last ("nhwc")."""
+    need_rank(x, (3, 4, 5))
+    return list(x.shape[2:]) if layout == "nchw" else list(x.shape[1:-1])
+
+
+def _with_spatial(x: TensorType, layout: str, spatial: list) -> TensorType:
+    if layout == "nchw":
+        return x.with_shape(list(x.shape[:2]) + spatial)
+    return x.with_shape([x.shape[0]] + spatial + [x.shape[-1]])
 
 
 def infer_upsample(ins: list[TensorType], attrs: dict) -> TensorType:
@@ -12,26 +23,46 @@ def infer_upsample(ins: list[TensorType], attrs: dict) -> TensorType:
     size, scales = attrs.get("size"), attrs.get("scales")
     if (size is None) == (scales is None):
         raise ShapeError("nn.upsample needs exactly one of 'size' and 'scales'")
-    check_len(attrs, 2, "size", "scales")
+    spatial = _spatial_dims(x, attrs["layout"])
+    check_len(attrs, len(spatial), "size", "scales")
     if attrs["align_corners"] and attrs["mode"] == "nearest":
         raise ShapeError("align_corners applies to bilinear mode only")
-    n, c, h, w = split_nchw(x, attrs["layout"])
+    given = size if size is not None else scales
+    if any(s <= 0 for s in given):
+        raise ShapeError(f"{'size' if size is not None else 'scales'} must be positive, got {given}")
     if size is not None:
-        if any(s <= 0 for s in size):
-            raise ShapeError(f"size must be positive, got {size}")
-        oh, ow = size
+        out = list(size)
     else:
-        if any(s <= 0 for s in scales):
-            raise ShapeError(f"scales must be positive, got {scales}")
-        oh = None if h is None else int(h * scales[0])
-        ow = None if w is None else int(w * scales[1])
-    return join_nchw(n, c, oh, ow, attrs["layout"], x.dtype)
+        out = [None if d is None else int(d * s) for d, s in zip(spatial, scales, strict=True)]
+    return _with_spatial(x, attrs["layout"], out)
 
 
 define("upsample", "resize", ("input",),
        [Attr("mode", "enum", "nearest", ("nearest", "bilinear")),
-        Attr("size", "ints", ABSENT, doc="output [H, W]"),
-        Attr("scales", "floats", ABSENT, doc="[scale_h, scale_w]; output = floor(input * scale)"),
+        Attr("size", "ints", ABSENT, doc="output spatial size: [W], [H, W] or [D, H, W]"),
+        Attr("scales", "floats", ABSENT, doc="one scale per spatial dim; output = floor(input * scale)"),
         Attr("align_corners", "bool", False)],
        infer_upsample, spatial=True,
-       doc="Resizes H and W (torch.nn.functional.interpolate); with `scales` the sampling uses the scale itself.")
+       doc="Resizes the spatial dims of a 3-D, 4-D or 5-D activation (torch.nn.functional.interpolate); "
+           "\"bilinear\" interpolates linearly along every spatial dim (torch's linear, bilinear and trilinear "
+           "by rank); with `scales` the sampling uses the scale itself.")
+
+
+def infer_grid_sample(ins: list[TensorType], attrs: dict) -> TensorType:
+    x, grid = ins
+    need_float(x)
+    same_dtype(ins)
+    need_rank(x, 4)
+    need_rank(grid, 4, "grid")
+    if grid.shape[3] not in (2, None):
+        raise ShapeError(f"grid must be [N, H_out, W_out, 2], got {grid}")
+    return x.with_shape([x.shape[0], x.shape[1], grid.shape[1], grid.shape[2]])
+
+
+define("grid_sample", "resize", ("input", "grid"),
+       [Attr("mode", "enum", "bilinear", ("bilinear", "nearest")),
+        Attr("padding_mode", "enum", "zeros", ("zeros", "border", "reflection")),
+        Attr("align_corners", "bool", False)],
+       infer_grid_sample,
+       doc="Samples input [N, C, H, W] at the normalised (x, y) positions of grid [N, H_out, W_out, 2] "
+           "(torch.nn.functional.grid_sample, ONNX GridSample); the result is [N, C, H_out, W_out].")

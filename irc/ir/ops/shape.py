@@ -64,12 +64,7 @@ def infer_split(ins: list[TensorType], attrs: dict) -> list[TensorType]:
         raise ShapeError(f"split sizes must not be negative: {sizes}")
     if x.shape[axis] is not None and sum(sizes) != x.shape[axis]:
         raise ShapeError(f"split sizes {sizes} add up to {sum(sizes)}, not {x.shape[axis]} (dimension {axis} of {x})")
-    out = []
-    for s in sizes:
-        shape = list(x.shape)
-        shape[axis] = s
-        out.append(x.with_shape(shape))
-    return out
+    return [x.with_shape(x.shape[:axis] + (s,) + x.shape[axis + 1:]) for s in sizes]
 
 
 def drop_single_piece(op: Op, rewriter: PatternRewriter) -> bool:
@@ -475,3 +470,27 @@ define("expand_like", "shape", ("input", "like"),
        infer_expand_like, traits=MOVEMENT,
        doc="nn.expand whose result takes some sizes from another value (a dynamic batch, for instance): "
            "for each [i, j] in like_dims, result dim i is like.shape[j].")
+
+
+def infer_gather_elements(ins: list[TensorType], attrs: dict) -> TensorType:
+    x, idx = ins
+    if idx.dtype not in ("i32", "i64") or idx.rank != x.rank:
+        raise ShapeError(f"indices must be i32 or i64 of the input's rank ({x}), got {idx}")
+    norm_axis(attrs["axis"], x.rank)
+    return x.with_shape(idx.shape)
+
+
+define("gather_elements", "shape", ("input", "indices"), [Attr("axis", "int")], infer_gather_elements,
+       traits=MOVEMENT, doc="out[i][j][k] = input[indices[i][j][k]][j][k] for axis 0 (and so on): one element per "
+                            "index, the result has the indices' shape (torch.gather, ONNX GatherElements).")
+
+
+def infer_tile(ins: list[TensorType], attrs: dict) -> TensorType:
+    x, repeats = ins[0], attrs["repeats"]
+    if len(repeats) != x.rank or any(r < 0 for r in repeats):
+        raise ShapeError(f"repeats {repeats} must be one count (0 or more) per dimension of {x}")
+    return x.with_shape([None if d is None else d * r for d, r in zip(x.shape, repeats, strict=True)])
+
+
+define("tile", "shape", ("input",), [Attr("repeats", "ints", doc="one count per dimension")], infer_tile,
+       traits=MOVEMENT, doc="Repeats the tensor `repeats[i]` times along each dim i (Tensor.repeat, ONNX Tile).")
