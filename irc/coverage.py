@@ -112,8 +112,10 @@ def _flops_rule(opdef) -> str:
     return "none (movement)" if opdef.has("movement") else "1 per output element"
 
 
-def _cell(items, limit: int = 6) -> str:
-    items = sorted(set(items))
+def _cell(items, limit: int = 6, op: str = "") -> str:
+    """Up to `limit` names (those named like the IR op `op` first), then how many more."""
+    short = op.removeprefix("nn.").replace("_", "")
+    items = sorted(set(items), key=lambda i: (not i.lower().replace("_", "").startswith(short), i))
     if not items:
         return "—"
     shown = ", ".join(f"`{i}`" for i in items[:limit])
@@ -165,7 +167,7 @@ def render_matrix() -> str:
         opdef = OPS[name]
         module = t["modules"].get(name)
         form = "—" if module is None else ", ".join(f"`nn.{c}`" for c in _module_classes(module)) or "✔"
-        row = [f"`{name}`", _flops_rule(opdef)] + [_cell(p.get(name, []), 4) for p in produced.values()]
+        row = [f"`{name}`", _flops_rule(opdef)] + [_cell(p.get(name, []), 4, name) for p in produced.values()]
         row += [form, _cell(onnx_out.get(name, []))]
         row += ["✔" if name in table or name in ("nn.param",) else "—" for table in backends.values()]
         lines.append("| " + " | ".join(row) + " |")

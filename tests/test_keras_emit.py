@@ -293,7 +293,12 @@ def test_unsupported_ops_listed_at_once(tmp_path):
 
 
 def test_gap_list():
-    assert unmapped_ops() == ["nn.expand_like"]
+    """The ops Keras cannot express yet, listed (the op families issue 19 added after this backend, and the
+    opaque module call); the CNN, recurrent and attention families are complete."""
+    gaps = unmapped_ops()
+    assert "nn.expand_like" in gaps and "nn.call_module" in gaps
+    for op in ("nn.conv2d", "nn.batch_norm", "nn.lstm", "nn.scaled_dot_product_attention", "nn.upsample"):
+        assert op not in gaps
 
 
 class Assorted(torch.nn.Module):

@@ -10,6 +10,8 @@ from .emitter import KerasEmitter, NotEmittable, emits, lit
 
 @emits("upsample")
 def upsample(emitter: KerasEmitter, op: Op) -> None:
+    if op.operands[0].type.rank != 4:
+        raise NotEmittable(f"a {op.operands[0].type.rank - 2}-D resize (Keras' UpSampling2D is 2-D)")
     channels_last(op)
     attrs = op.attrs
     if attrs["align_corners"]:

@@ -12,6 +12,8 @@ from .emitter import Emitter, emits
 
 @emits("upsample")
 def _upsample(emitter: Emitter, op: Op) -> None:
+    if op.results[0].type.rank != 4:
+        raise IrcError(f"a {op.results[0].type.rank - 2}-D resize (TFLite's resize ops are 2-D)")
     _, h, w, _ = op.results[0].type.shape
     if h is None or w is None:
         raise IrcError("resizing to a dynamic size is not supported")
