@@ -49,6 +49,19 @@ def param_blobs(path: str) -> list[str]:
     return out
 
 
+def _has_fp16_weights(path: str) -> bool:
+    """Whether a .bin holds float16 weights: a weight ncnn reads with a storage tag starts, 4-byte aligned, with
+    0x01306B47 (as a float32 that value is 3.2e-38, which random or trained weights do not hold)."""
+    import numpy as np
+
+    from ..backend.ncnn.writer import FP16_TAG
+
+    with open(path, "rb") as f:
+        data = f.read()
+    words = np.frombuffer(data[: len(data) // 4 * 4], dtype="<u4")
+    return bool((words == FP16_TAG).any())
+
+
 class NcnnRuntime:
     """An irc-emitted ncnn model, run by the `ncnn` package."""
 
@@ -69,6 +82,7 @@ class NcnnRuntime:
         self.module = module
         self.names = names
         self.blob_names = param_blobs(param)
+        self.precision = "f16" if _has_fp16_weights(model) else "f32"  # --weights f16: judged by the f16 rule
         self.net = ncnn.Net()
         opt = self.net.opt
         opt.use_fp16_storage = opt.use_fp16_arithmetic = opt.use_fp16_packed = False
