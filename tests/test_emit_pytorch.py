@@ -436,3 +436,27 @@ def test_golden_model_py(tmp_path, ir_name, golden_name):
     with open(path) as f:
         expected = f.read()
     assert got == expected, f"the emitted model.py changed; if intended, rerun with IRC_REGEN_GOLDEN=1 ({path})"
+
+
+@pytest.mark.parametrize("mode", ["replicate", "reflect", "circular"])
+def test_non_constant_pad_of_the_last_dim_only(mode):
+    """F.pad's reflect/replicate/circular modes take the pads of every dim after batch and channels: a pad of the
+    last dim alone keeps the zero pair of the one before it (it used to fail: 'Padding size 2 is not supported
+    for 4D input')."""
+    import torch
+
+    import irc
+    from irc.backend.pytorch.executor import Executor
+
+    text = f"""// irc 1
+module @m {{
+  func @forward(%x: tensor<1x2x4x5xf32>) -> tensor<1x2x4x7xf32> {{
+    %y = nn.pad(%x) {{mode = "{mode}", pads = [[0, 0], [0, 0], [0, 0], [1, 1]]}} : tensor<1x2x4x7xf32>
+    return %y : tensor<1x2x4x7xf32>
+  }}
+}}
+"""
+    x = torch.randn(1, 2, 4, 5, generator=torch.Generator().manual_seed(0))
+    out = Executor(irc.parse(text))(x)
+    out = out[0] if isinstance(out, tuple) else out
+    assert torch.equal(out, torch.nn.functional.pad(x, (1, 1, 0, 0), mode=mode))

@@ -56,7 +56,10 @@ def transpose(ctx: Ctx, op: Op) -> str:
 def pad(ctx: Ctx, op: Op) -> str:
     attrs = op.attrs
     flat = [p for pair in reversed(attrs["pads"]) for p in pair]
-    while len(flat) > 2 and flat[-2:] == [0, 0]:  # F.pad pads the last dimensions first
+    # F.pad pads the last dimensions first; its reflect/replicate/circular modes take exactly the dims after
+    # the first two (batch and channels) of a 3-D to 5-D tensor, so those keep their zero pairs
+    keep = 2 if attrs["mode"] == "constant" or not 3 <= len(attrs["pads"]) <= 5 else 2 * (len(attrs["pads"]) - 2)
+    while len(flat) > keep and flat[-2:] == [0, 0]:
         flat = flat[:-2]
     if attrs["mode"] == "constant":
         return f"F.pad({ctx.arg(0)}, {lit(flat)}, value={lit(attrs['value'])})"
