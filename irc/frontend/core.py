@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..ir import IrcError, Op, TensorType, Value
+from ..ir import IrcError, Module, Op, TensorType, Value
 from ..ir.ops import OPS
 from ..ir.ops.registry import infer_types, normalize_attrs
 
@@ -73,6 +73,34 @@ class Frontend:
         op = Op(full, operands, norm, types, list(names), loc=loc)
         self.func.append(op)
         return op
+
+    def make_module(self, outputs: Sequence[Value], weights: object, verified: bool = True) -> Module:
+        """The module of the function built: it returns `outputs`, its weights are `weights`, it is named after
+        this frontend's `name`, and (unless `verified` is False: the caller verifies after its own passes) it is
+        verified."""
+        from ..ir.verifier import verify
+
+        self.func.set_outputs(list(outputs))
+        self.func.result_types = [v.type for v in outputs]
+        module = Module(self.name, {}, [self.func], weights=weights)
+        self.func.module = module
+        if verified:
+            verify(module)
+        return module
+
+    def dispatch(self, table: object, key: str, what: str, where: str, *args: object) -> object:
+        """The handler `table` has for `key`, called with (self, *args); a source op it cannot import is recorded
+        (reported with the others by `finish`) and POISON stands for what it computes."""
+        handler = table.lookup(key)
+        try:
+            if handler is None:
+                raise Unsupported(f"no irc mapping for this {what}")
+            return handler(self, *args)
+        except Poisoned:
+            return POISON
+        except Unsupported as e:
+            self.fail(key or "(no type)", str(e), where)
+            return POISON
 
     def fail(self, op: str, reason: str, where: str) -> None:
         self.failures.append(Failure(op, reason, where))

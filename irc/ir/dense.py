@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .core import DenseAttr
 
 INT_RANGE = {"i8": (-2**7, 2**7 - 1), "i16": (-2**15, 2**15 - 1), "i32": (-2**31, 2**31 - 1),
@@ -75,3 +77,14 @@ def check_dense(dense: DenseAttr) -> str | None:
         if problem:
             return f"dense literal: {problem}"
     return None
+
+
+def dense_values(dense: DenseAttr, dtype: object = None) -> np.ndarray:
+    """A dense literal's values as a new NumPy array of its shape (a splat filled out), in `dtype` (default: its
+    own element type; bf16 as float32)."""
+    from .dtypes import IR_TO_NP
+
+    own = np.float32 if dense.type.dtype == "bf16" else IR_TO_NP[dense.type.dtype]
+    values = np.asarray(dense.values, dtype=own)
+    out = np.broadcast_to(values, dense.type.shape) if values.ndim == 0 else values.reshape(dense.type.shape)
+    return np.array(out, dtype=dtype or own)

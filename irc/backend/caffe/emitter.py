@@ -20,6 +20,7 @@ import numpy as np
 from ...formats.caffe import encode_model, message, to_text
 from ...ir import IrcError, Module, Value
 from ...ir.core import uniquify
+from ...ir.dense import dense_values
 from ...ir.ops import OPS
 from ...ir.table import OpTable
 from ...ir.writer import write_files
@@ -33,13 +34,6 @@ MAX_LISTED = 8
 
 class Refused(Exception):
     """This op cannot be written as Caffe layers; the message says why (collected and reported together)."""
-
-
-def dense_array(dense: object) -> np.ndarray:
-    values = np.asarray(dense.values, dtype=np.float64)
-    if values.ndim == 0:
-        return np.broadcast_to(values, dense.type.shape).astype(np.float32)
-    return values.reshape(dense.type.shape).astype(np.float32)
 
 
 class CaffeEmitter:
@@ -79,7 +73,7 @@ class CaffeEmitter:
             raise Refused(f"%{value.name} must be a weight (a param or constant): Caffe layers hold their own")
         if owner.name == "nn.param":
             return np.asarray(self.module.weights.numpy(owner.attrs["key"]), dtype=np.float32)
-        return dense_array(owner.attrs["value"])
+        return dense_values(owner.attrs["value"], np.float32)
 
     # -- the net
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ...ir import IrcError, Module, Op, Value
 from ...ir.core import uniquify
-from ...ir.dtypes import IR_TO_NP
+from ...ir.dense import dense_values
 from ...ir.ops import OPS
 from ...ir.table import OpTable
 
@@ -126,7 +126,7 @@ class KerasEmitter:
             return np.asarray(self.module.weights.numpy(owner.attrs["key"]))
         opdef = OPS[owner.name]
         if opdef.has("movement") and not owner.operands and "value" in owner.attrs:  # nn.constant
-            return dense_array(owner.attrs["value"])
+            return dense_values(owner.attrs["value"])
         return None
 
     def weight(self, value: Value, what: str = "the weight") -> np.ndarray:
@@ -254,17 +254,10 @@ class KerasEmitter:
         self.vars[id(value)] = name
 
 
-def dense_array(dense: object) -> np.ndarray:
-    """The NumPy array of a DenseAttr (a splat filled to its shape)."""
-    dtype = IR_TO_NP[dense.type.dtype]
-    values = np.asarray(dense.values, dtype=dtype)
-    return np.broadcast_to(values, dense.type.shape).copy() if values.ndim == 0 else values.reshape(dense.type.shape)
-
-
 def unmapped_ops() -> list[str]:
     """Registry ops the Keras emitter cannot write (for the gap test and the docs)."""
     return sorted(n for n in OPS if n not in EMITTERS and n != "nn.param")
 
 
-__all__ = ["EMITTERS", "INLINE_MAX", "KerasEmitter", "Line", "NotEmittable", "array_literal", "dense_array", "emits",
+__all__ = ["EMITTERS", "INLINE_MAX", "KerasEmitter", "Line", "NotEmittable", "array_literal", "emits",
            "ident", "lit", "unmapped_ops"]

@@ -21,6 +21,7 @@ import numpy as np
 from ...formats.mxnet import attr_text, encode_params
 from ...ir import IrcError, Module, Op, Value
 from ...ir.core import uniquify
+from ...ir.dense import dense_values
 from ...ir.ops import OPS
 from ...ir.printer import print_op
 from ...ir.table import OpTable
@@ -38,13 +39,6 @@ Entry = tuple[int, int]  # (node index, output index)
 
 class Refused(Exception):
     """This op cannot be written as MXNet nodes; the message says why (collected and reported together)."""
-
-
-def dense_array(dense: object) -> np.ndarray:
-    values = np.asarray(dense.values, dtype=np.float64)
-    if values.ndim == 0:
-        return np.broadcast_to(values, dense.type.shape).astype(np.float32)
-    return values.reshape(dense.type.shape).astype(np.float32)
 
 
 class MxnetEmitter:
@@ -110,7 +104,7 @@ class MxnetEmitter:
             raise Refused(f"%{value.name} must be a weight (a param or constant)")
         if owner.name == "nn.param":
             return np.asarray(self.module.weights.numpy(owner.attrs["key"]), dtype=np.float32)
-        return dense_array(owner.attrs["value"])
+        return dense_values(owner.attrs["value"], np.float32)
 
     # -- the graph
 

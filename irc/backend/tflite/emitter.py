@@ -19,6 +19,7 @@ import numpy as np
 
 from ...ir import DenseAttr, IrcError, Module, Op, TensorType, Value
 from ...ir.core import uniquify
+from ...ir.dense import dense_values
 from ...ir.dtypes import IR_TO_NP, NP_TO_IR
 from ...ir.ops import OPS
 from ...ir.printer import print_op
@@ -47,12 +48,6 @@ def tflite_type(dtype: str) -> int:
     if code is None or NP_TO_IR.get(np_dtype.str) != dtype:  # bf16 is held as uint16 bits: no such TFLite type
         raise IrcError(f"irc does not write {dtype} tensors to TFLite")
     return code
-
-
-def _dense_array(op: Op) -> np.ndarray:
-    dense = op.attrs["value"]
-    arr = np.asarray(dense.values, dtype=IR_TO_NP[dense.type.dtype])
-    return np.broadcast_to(arr, dense.type.shape).copy() if dense.is_splat else arr.reshape(dense.type.shape)
 
 
 class Emitter:
@@ -125,7 +120,7 @@ class Emitter:
         if owner.name == "nn.param":
             return self.module.weights.numpy(owner.attrs["key"])
         if isinstance(owner.attrs.get("value"), DenseAttr) and not owner.operands:  # nn.constant
-            return _dense_array(owner)
+            return dense_values(owner.attrs["value"])
         return None
 
     def weight(self, value: Value, form: str = "", reorder: Callable[[np.ndarray], np.ndarray] | None = None) -> int:

@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ...ir import DenseAttr, Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore, verify
+from ...ir import DenseAttr, Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore
 from ...ir.core import DENSE_MAX, sanitize_name
 from ...ir.dtypes import ir_dtype_of_numpy
 from ...ir.table import OpTable
-from ..core import POISON, Frontend, Poisoned, Unsupported
+from ..core import POISON, Frontend, Unsupported
 from .source import load_blobs, load_net
 
 IMPORTERS = OpTable("Caffe importer")  # "Convolution" -> fn(importer, layer, ins) -> Value | list[Value]
@@ -151,12 +151,7 @@ class CaffeImporter(Frontend):
         outs = self._outputs(consumed)
         if not self.func.args:
             raise IrcError(f"{self.name} has no inputs (no Input layer, no input: field)")
-        self.func.set_outputs(outs)
-        self.func.result_types = [v.type for v in outs]
-        module = Module(self.name, {}, [self.func], weights=self.store)
-        self.func.module = module
-        verify(module)
-        return module
+        return self.make_module(outs, self.store)
 
     def _legacy_inputs(self) -> None:
         """`input: "data"` with `input_shape { dim: ... }` or four `input_dim:` per input."""
@@ -206,16 +201,7 @@ class CaffeImporter(Frontend):
     def _call(self, layer: object, ins: list) -> object:
         if any(v is POISON for v in ins):
             return POISON
-        handler = IMPORTERS.lookup(layer.type)
-        try:
-            if handler is None:
-                raise Unsupported("no irc mapping for this Caffe layer type")
-            return handler(self, layer, ins)
-        except Poisoned:
-            return POISON
-        except Unsupported as e:
-            self.fail(layer.type or "(no type)", str(e), f"layer {layer.name}")
-            return POISON
+        return self.dispatch(IMPORTERS, layer.type, "Caffe layer type", f"layer {layer.name}", layer, ins)
 
 
 __all__ = ["IMPORTERS", "CaffeImporter", "import_caffe", "imports", "resolve_paths"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ...ir import DenseAttr, Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore, verify
+from ...ir import DenseAttr, Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore
 from ...ir.core import DENSE_MAX, sanitize_name
 from ...ir.dtypes import ir_dtype_of_numpy
 from ...ir.table import OpTable
@@ -164,12 +164,7 @@ class CoremlImporter(Frontend):
         self.op = None
         outs = [self.values.get(id(v), POISON) for v in function.outputs]
         self.finish()
-        self.func.set_outputs(outs)
-        self.func.result_types = [v.type for v in outs]
-        module = Module(self.name, {}, [self.func], weights=self.store)
-        self.func.module = module
-        verify(module)
-        return module
+        return self.make_module(outs, self.store)
 
     def _arg_dtype(self, var: object) -> str:
         try:

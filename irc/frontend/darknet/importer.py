@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ...ir import FileLoc, Func, IrcError, Module, TensorType, Value, WeightStore, verify
+from ...ir import FileLoc, Func, IrcError, Module, TensorType, Value, WeightStore
 from ...ir.core import sanitize_name
 from ...ir.table import OpTable
 from ..core import POISON, Frontend, Poisoned, Unsupported
@@ -152,16 +152,11 @@ class DarknetImporter(Frontend):
         self.finish()
         self.reader.check()
         outs = self.heads or self.outputs[-1:] or [data]
-        self.func.set_outputs(outs)
         first: dict[str, str] = {}
         for layer, value_name in self.source_names.items():
             first.setdefault(value_name, layer)
         self.output_layers = [first.get(v.name, v.name) for v in outs]
-        self.func.result_types = [v.type for v in outs]
-        module = Module(self.name, {}, [self.func], weights=self.store)
-        self.func.module = module
-        verify(module)
-        return module
+        return self.make_module(outs, self.store)
 
     def import_section(self, index: int, section: Section) -> object:
         """One layer: its handler's output, or POISON when it failed (the failure is recorded)."""

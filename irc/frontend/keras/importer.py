@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ...ir import DenseAttr, Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore, verify
+from ...ir import DenseAttr, Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore
 from ...ir.core import DENSE_MAX, sanitize_name
 from ...ir.dtypes import ir_dtype_of_numpy
 from ..core import POISON, Frontend, Poisoned, Unsupported
@@ -24,12 +24,20 @@ from .tables import IMPORTERS
 
 def import_keras(src: str | os.PathLike | object, name: str | None = None,
                  progress: Callable[[str], None] | None = None,
-                 warn: Callable[[str], None] | None = None) -> Module:
-    """Import a Keras model (a path to a .keras/.h5 file, or a live keras.Model) as an irc Module."""
+                 warn: Callable[[str], None] | None = None, shapes: Sequence | None = None) -> Module:
+    """Import a Keras model (a path to a .keras/.h5 file, or a live keras.Model) as an irc Module.
+
+    A subclassed model (no functional graph) goes through torch.export; `shapes` gives its per-sample input
+    shapes ([(H, W, C)]) when it was never built."""
     model = load_keras(src)
     if name is None:
         name = model.name or "keras_model"
-    return KerasImporter(model, sanitize_name(name).replace(".", "_"), progress, warn).run()
+    name = sanitize_name(name).replace(".", "_")
+    from .subclassed import import_subclassed, is_subclassed  # it builds on this module
+
+    if is_subclassed(model):
+        return import_subclassed(model, name, shapes, progress, warn)
+    return KerasImporter(model, name, progress, warn).run()
 
 
 def _ir_dtype(dtype: object) -> str:
@@ -130,12 +138,7 @@ class KerasImporter(Frontend):
         outs = [v for v in self.walk(self.model, args) if v is not POISON]
         self.layer = None
         self.finish()
-        self.func.set_outputs(outs)
-        self.func.result_types = [v.type for v in outs]
-        module = Module(self.name, {}, [self.func], weights=self.store)
-        self.func.module = module
-        verify(module)
-        return module
+        return self.make_module(outs, self.store)
 
     def walk(self, model: object, values: list) -> list:
         """Import the layers of `model` with its inputs bound to `values`; returns its outputs' values."""

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...formats.mxnet import load_params, parse_bool, parse_float, parse_ints
-from ...ir import DenseAttr, Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore, verify
+from ...ir import DenseAttr, Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore
 from ...ir.core import DENSE_MAX, sanitize_name
 from ...ir.dtypes import ir_dtype_of_numpy
 from ...ir.table import OpTable
-from ..core import POISON, Frontend, Poisoned, Unsupported
+from ..core import POISON, Frontend, Unsupported
 from .source import load_symbol
 
 IMPORTERS = OpTable("MXNet importer")  # "Convolution" -> fn(importer, node, ins) -> Value | list[Value]
@@ -184,12 +184,7 @@ class MxnetImporter(Frontend):
         outs = [self.env.get(e) for e in self.heads]
         if any(not isinstance(v, Value) for v in outs):
             raise IrcError(f"{self.name}: an output of the symbol is not computed")
-        self.func.set_outputs(outs)
-        self.func.result_types = [v.type for v in outs]
-        module = Module(self.name, {}, [self.func], weights=self.store)
-        self.func.module = module
-        verify(module)
-        return module
+        return self.make_module(outs, self.store)
 
     def _arguments(self) -> None:
         """Function arguments for the variables the params do not hold."""
@@ -244,16 +239,7 @@ class MxnetImporter(Frontend):
     def _call(self, node: Node, ins: list) -> object:
         if any(v is POISON for v in ins):
             return POISON
-        handler = IMPORTERS.lookup(node.op)
-        try:
-            if handler is None:
-                raise Unsupported("no irc mapping for this MXNet op")
-            return handler(self, node, ins)
-        except Poisoned:
-            return POISON
-        except Unsupported as e:
-            self.fail(node.op, str(e), f"node {node.name}")
-            return POISON
+        return self.dispatch(IMPORTERS, node.op, "MXNet op", f"node {node.name}", node, ins)
 
 
 __all__ = ["IMPORTERS", "MxnetImporter", "Node", "import_mxnet", "imports", "open_importer", "resolve_paths"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ...ir import Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore, verify
+from ...ir import Func, IrcError, Module, NameLoc, TensorType, Value, WeightStore
 from ...ir.core import sanitize_name
 from ...ir.dtypes import IR_TO_NP, NP_TO_IR
 from ...ir.table import OpTable
@@ -191,12 +191,7 @@ class TfliteImporter(Frontend):
         self.operator = None
         self.finish()
         outs = [self._output(index) for index in self.graph.outputs]
-        self.func.set_outputs(outs)
-        self.func.result_types = [v.type for v in outs]
-        module = Module(self.name, {}, [self.func], weights=self.store)
-        self.func.module = module
-        verify(module)
-        return module
+        return self.make_module(outs, self.store)
 
     def _output(self, index: int) -> Value:
         if index in self.values:
