@@ -9,8 +9,10 @@
 | litert     | litert_torch.convert (or ai_edge_torch.convert) -> export (needs TensorFlow)             |
 
 Each conversion runs in this process after a warm-up import of torch (model building is not timed). A route
-whose package is not installed is reported as such (TensorFlow is not installed here, so the peers may be
-missing; install them in a venv made with `python -m venv --system-site-packages` to compare). LiteRT's
+whose package is not installed is reported as such. onnx2tf runs as its own command in the python that
+$ONNX2TF_PYTHON names (`python -m venv /tmp/o2tf && /tmp/o2tf/bin/pip install tensorflow-cpu onnx2tf onnx
+onnxruntime onnx_graphsurgeon sng4onnx psutil ai-edge-litert tf-keras onnxsim`: TensorFlow does not install
+beside the test environment's torch), its time including that process's start. LiteRT's
 median inference time on the irc file (batch 1, default op resolver with XNNPACK) is printed beside it.
 Nothing is asserted; the table goes into README.md's Performance section.
 """
@@ -51,14 +53,21 @@ def irc_route(model: object, size: int, out: str, weights: str) -> float:
 
 
 def onnx2tf_route(model: object, size: int, folder: str) -> tuple[float, str]:
-    import onnx2tf
+    """torch.onnx.export here, then the onnx2tf command (TensorFlow's own process: the python named by
+    $ONNX2TF_PYTHON, a venv with tensorflow-cpu and onnx2tf, or this one if it has onnx2tf)."""
+    import subprocess
+
     import torch
 
+    python = os.environ.get("ONNX2TF_PYTHON", sys.executable)
     start = time.perf_counter()
     onnx_path = os.path.join(folder, "m.onnx")
     torch.onnx.export(model, (torch.randn(1, 3, size, size),), onnx_path)
-    onnx2tf.convert(input_onnx_file_path=onnx_path, output_folder_path=os.path.join(folder, "onnx2tf"),
-                    non_verbose=True)
+    proc = subprocess.run([python, "-m", "onnx2tf", "-i", onnx_path, "-o", os.path.join(folder, "onnx2tf"), "-n"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        raise ImportError(last) if "No module named" in last else RuntimeError(last)
     out = os.path.join(folder, "onnx2tf", "m_float32.tflite")
     return time.perf_counter() - start, out
 
