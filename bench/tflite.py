@@ -57,14 +57,19 @@ def onnx2tf_route(model: object, size: int, folder: str) -> tuple[float, str]:
     $ONNX2TF_PYTHON, a venv with tensorflow-cpu and onnx2tf, or this one if it has onnx2tf)."""
     import subprocess
 
+    import numpy as np
     import torch
 
     python = os.environ.get("ONNX2TF_PYTHON", sys.executable)
+    # onnx2tf downloads sample images at start unless this file is in its working directory (there is no
+    # network here); they only matter for int8 calibration, so random ones do
+    sample = os.path.join(folder, "calibration_image_sample_data_20x128x128x3_float32.npy")
+    np.save(sample, np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
     start = time.perf_counter()
     onnx_path = os.path.join(folder, "m.onnx")
     torch.onnx.export(model, (torch.randn(1, 3, size, size),), onnx_path)
     proc = subprocess.run([python, "-m", "onnx2tf", "-i", onnx_path, "-o", os.path.join(folder, "onnx2tf"), "-n"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=folder)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
         raise ImportError(last) if "No module named" in last else RuntimeError(last)

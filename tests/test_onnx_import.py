@@ -274,16 +274,17 @@ def test_unsupported_ops_reported_together_with_node_names(tmp_path):
     m = model([h.make_node("Resize", ["x", "", "s"], ["r"], name="resize_cubic", mode="cubic"),
                h.make_node("Resize", ["x", "", "s"], ["r2"], name="resize_nn_half", mode="nearest",
                            coordinate_transformation_mode="half_pixel"),
-               h.make_node("TopK", ["x", "k"], ["v", "i"], name="my_topk"),
+               h.make_node("CumSum", ["x", "k"], ["v"], name="my_cumsum", exclusive=1),
                h.make_node("Relu", ["v"], ["after"], name="downstream"),
                h.make_node("Add", ["r", "r2"], ["y"])],
               [("x", [None, 2, 3, 4])], ["y", "after"], {"s": np.array([1, 1, 2, 2], np.float32),
-                                                         "k": np.array([2], np.int64)})
+                                                         "k": np.array(2, np.int64)})
     with pytest.raises(irc.IrcError) as e:
         import_onnx(m)
     msg = str(e.value)
-    assert "3 unsupported ops" not in msg  # two kinds: Resize (two reasons) and TopK
-    for needle in ("resize_cubic", "resize_nn_half", "my_topk", "TopK", "Resize", "nothing was written"):
+    assert "3 unsupported ops" not in msg  # two kinds: Resize (two reasons) and CumSum
+    for needle in ("resize_cubic", "resize_nn_half", "my_cumsum", "CumSum", "exclusive=1", "Resize",
+                   "nothing was written"):
         assert needle in msg, msg
     assert "downstream" not in msg  # downstream of a failure is not reported again
     path = str(tmp_path / "bad.bin")  # detected by content, not by name
@@ -471,14 +472,11 @@ def test_where_patterns_softplus_threshold_and_minus_inf_mask():
     sp = next(op for op in module.main.ops if op.name == "nn.softplus")
     assert (sp.attrs["beta"], sp.attrs["threshold"]) == (2.0, 1.5)
     assert "nn.mul" not in ops_of(module)  # the pattern's pieces are gone
-    # any other use of a comparison is reported, not guessed
-    import irc
-    from irc.frontend.onnx import import_onnx
-
-    bad = model([h.make_node("Less", ["x", "thr"], ["lt"], name="cmp"), h.make_node("Cast", ["lt"], ["y"], to=F32)],
-                [("x", [None, 3])], ["y"], {"thr": np.array(0.5, np.float32)})
-    with pytest.raises(irc.IrcError, match="cmp"):
-        import_onnx(bad)
+    # any other use of a comparison is an nn.compare (the i1 result cast like any tensor)
+    other = model([h.make_node("Less", ["x", "thr"], ["lt"], name="cmp"), h.make_node("Cast", ["lt"], ["y"], to=F32)],
+                  [("x", [None, 3])], ["y"], {"thr": np.array(0.5, np.float32)})
+    module, _ = run_both(other)
+    assert ops_of(module) == ["nn.compare", "nn.cast"]
 
 
 def test_irc_check_with_an_onnx_source(tmp_path, capsys):

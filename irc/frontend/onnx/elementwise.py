@@ -1,8 +1,9 @@
-"""Activations and element-wise arithmetic (and ImageScaler); Greater/Less/Where in the patterns irc can express.
+"""Activations, element-wise arithmetic and math (and ImageScaler), comparisons, boolean logic and Where.
 
-HardSigmoid keeps its alpha/beta (ONNX default 0.2/0.5, not PyTorch's 1/6). irc has no boolean ops: a
-comparison is kept (`Deferred`) until a Where reads it as PyTorch's softplus threshold; a Where that
-selects -inf by a boolean mask is an add of the mask's log.
+HardSigmoid keeps its alpha/beta (ONNX default 0.2/0.5, not PyTorch's 1/6). A comparison is nn.compare; a
+Where over a Greater that reads as PyTorch's softplus threshold is nn.softplus (the comparison, unused then,
+is erased), a Where that selects -inf by a boolean mask is an add of the mask's log, any other Where is
+nn.where.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import numpy as np
 
 from ...ir import Value
 from ..core import Unsupported
-from .tables import EXTRA_ATTRIBUTES, IMPORTERS, NEVER_FOLDED, READS_COMPARISONS, imports
-from .values import Const, Deferred, ir_dtype, nice_float, scalar_array
+from .tables import EXTRA_ATTRIBUTES, IMPORTERS, NEVER_FOLDED, imports
+from .values import Const, ir_dtype, nice_float, scalar_array
 
 UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp", "Log": "log", "Sqrt": "sqrt",
-         "Neg": "neg", "Abs": "abs", "Erf": "erf", "HardSwish": "hardswish"}
+         "Neg": "neg", "Abs": "abs", "Erf": "erf", "HardSwish": "hardswish", "Sin": "sin", "Cos": "cos",
+         "Tan": "tan", "Asin": "asin", "Acos": "acos", "Atan": "atan", "Floor": "floor", "Ceil": "ceil",
+         "Round": "round", "Sign": "sign"}
 BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Max": "maximum", "Min": "minimum",
-          "Sum": "add"}
+          "Sum": "add", "And": "logical_and", "Or": "logical_or", "Xor": "logical_xor"}
+COMPARISONS = {"Equal": "eq", "Less": "lt", "LessOrEqual": "le", "Greater": "gt", "GreaterOrEqual": "ge"}
 
 NEVER_FOLDED.update({"Identity", "Dropout"})  # they only pass a value on; a folded copy would lose its key
 EXTRA_ATTRIBUTES["Dropout"] = {"is_test"}  # opsets 1-6; some exporters kept writing is_test=1
-READS_COMPARISONS.add("Where")
 
 
 def _unary(kind):
@@ -69,6 +72,15 @@ def _reciprocal(importer, node):
         return importer.emit("rsqrt", [x.owner.operands[0]])  # the sqrt, unused now, is erased at the end
     one = importer.as_value(Const(scalar_array(1, x.type.dtype)), "one")
     return importer.emit("div", [one, x])
+
+
+@imports("Not")
+def _not(importer, node):
+    x = importer.val(0)
+    if x.owner is not None and x.owner.name == "nn.compare" and x.owner.attrs["predicate"] == "eq" \
+            and len(x.uses) == 0:  # not (a == b): a != b (the Equal, unused now, is erased at the end)
+        return importer.emit("compare", list(x.owner.operands), {"predicate": "ne"})
+    return importer.emit("logical_not", [x])
 
 
 @imports("Identity", "Dropout")
@@ -159,11 +171,14 @@ def _clip(importer, node):
     return importer.emit("clamp", [x], {"min": lo, "max": hi})
 
 
-@imports("Greater", "Less")
-def _compare(importer, node):
-    for i in (0, 1):
-        importer.inp(i)  # poisoned inputs propagate
-    return Deferred(node)
+def _comparison(predicate):
+    def compare(importer, node):
+        return importer.emit("compare", [importer.val(0), importer.val(1)], {"predicate": predicate})
+    return compare
+
+
+for _op_type, _predicate in COMPARISONS.items():
+    IMPORTERS.register(_op_type)(_comparison(_predicate))
 
 
 def _scalar_const(importer, name):
@@ -173,9 +188,9 @@ def _scalar_const(importer, name):
     return None
 
 
-def _softplus_threshold(importer, node, cond):
+def _softplus_threshold(importer, node, greater):
     """PyTorch's softplus(x, beta, threshold): Where(beta*x > threshold, x, Softplus(beta*x) / beta), or None."""
-    bx, thr = cond.node.input[0], _scalar_const(importer, cond.node.input[1])
+    bx, thr = greater.input[0], _scalar_const(importer, greater.input[1])
     x_name, sp_name = node.input[1], node.input[2]
     beta = 1.0 if bx == x_name else None
     pb = importer.producer.get(bx)
@@ -192,15 +207,15 @@ def _softplus_threshold(importer, node, cond):
 @imports("Where")
 def _where(importer, node):
     cond = importer.inp(0)
-    if isinstance(cond, Deferred) and cond.node.op_type == "Greater":
-        y = _softplus_threshold(importer, node, cond)
+    made_by = importer.producer.get(node.input[0])
+    if made_by is not None and made_by.op_type == "Greater":
+        y = _softplus_threshold(importer, node, made_by)
         if y is not None:
             return y
-    if isinstance(cond, (Value, Const)) and _scalar_const(importer, node.input[2]) == -math.inf \
+    if (made_by is None or made_by.op_type not in COMPARISONS) and _scalar_const(importer, node.input[2]) == -math.inf \
             and (cond.type.dtype if isinstance(cond, Value) else ir_dtype(cond.array)) == "i1":
         # an attention mask: where(m, s, -inf) == s + log(m) (log 1 = 0, log 0 = -inf)
         s = importer.val(1)
         m = importer.emit("cast", [importer.val(0)], {"dtype": s.type.dtype}, name=importer.base_name(node) + "_mask")
         return importer.emit("add", [s, importer.emit("log", [m], name=importer.base_name(node) + "_log")])
-    raise Unsupported("Where with a run-time condition (irc has no select op; only PyTorch's softplus threshold "
-                      "and -inf attention masks are recognised)")
+    return importer.emit("where", [importer.val(0), importer.val(1), importer.val(2)])

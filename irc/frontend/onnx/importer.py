@@ -1,7 +1,7 @@
 """The ONNX import driver: read the model, walk its nodes, and call each node's handler from the tables.
 
-The driver names no ONNX op: what it must know of an op type (never folded, keeps its weight's key,
-reads a comparison) the family files declare in `tables.py` beside their handlers. After the walk the
+The driver names no ONNX op: what it must know of an op type (never folded, keeps its weight's key, reads
+attributes its schema lacks) the family files declare in `tables.py` beside their handlers. After the walk the
 patterns the exporters write for one PyTorch op are fused back by registered passes (`IMPORT_PASSES`),
 dead ops are erased and the module is verified.
 """
@@ -28,10 +28,9 @@ from .tables import (
     IMPORTERS,
     KEEPS_WEIGHTS,
     NEVER_FOLDED,
-    READS_COMPARISONS,
     SHAPE_IMPORTERS,
 )
-from .values import NAME_SCOPES, Affine, Const, Deferred, ImportValue, Shp, ir_dtype, nice_float, sanitize, value_name
+from .values import NAME_SCOPES, Affine, Const, ImportValue, Shp, ir_dtype, nice_float, sanitize, value_name
 
 if TYPE_CHECKING:
     from onnx import ModelProto, NodeProto, TensorProto, ValueInfoProto
@@ -244,10 +243,7 @@ class OnnxImporter(Frontend):
         self.node = None
         outs = self._outputs()
         self.finish()
-        self.func.set_outputs(outs)
-        self.func.result_types = [v.type for v in outs]
-        module = Module(self.name, {}, [self.func], weights=self.store)
-        self.func.module = module
+        module = self.make_module(outs, self.store, verified=False)
         for fusion in parse_pipeline(IMPORT_PASSES):  # verified once, after them all
             fusion.apply(module)
         verify(module)
@@ -331,11 +327,6 @@ class OnnxImporter(Frontend):
             return
         if any(x is BAD_INITIALIZER for x in ins):
             self.fail_node(node, "an initializer has an element type irc does not support")
-            return
-        if node.op_type not in READS_COMPARISONS and any(isinstance(x, Deferred) for x in ins):
-            d = next(x for x in ins if isinstance(x, Deferred))
-            self.fail_node(d.node, f"its boolean result feeds {node.op_type} ({node.name}); irc has no boolean ops")
-            self._poison(node)
             return
         try:
             if node.domain not in ("", "ai.onnx"):
@@ -454,9 +445,6 @@ def _refuse_as_data(x) -> None:
                           "irc needs it to be static")
     if isinstance(x, Affine):
         raise Unsupported("index arithmetic over a dynamic dimension is used as data")
-    if isinstance(x, Deferred):
-        raise Unsupported(f"the result of {x.node.op_type} ({x.node.name or x.node.output[0]}) is used as a "
-                          "tensor; irc has no boolean ops (only Where patterns it can express)")
 
 
 def _dense(arr: np.ndarray, dtype: str) -> DenseAttr:

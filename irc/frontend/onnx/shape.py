@@ -1,4 +1,5 @@
-"""Concat, Split, Squeeze, Unsqueeze, Slice, Reshape, Flatten, Transpose, Pad, Expand, Gather, GatherND.
+"""Concat, Split, Squeeze, Unsqueeze, Slice, Reshape, Flatten, Transpose, Pad, Expand, Gather, GatherND,
+GatherElements, Tile (its repeats constant).
 
 Older opsets give Split sizes, Squeeze/Unsqueeze axes, Slice bounds and Pad pads as attributes, newer
 ones as inputs; both are read. A Reshape/Expand target with dynamic entries (a shape vector) becomes 0
@@ -262,3 +263,28 @@ def _gather_nd(importer, node):
         merged = importer.emit("reshape", [x], {"shape": shape}, name=importer.base_name(node) + "_flat")
     iv = importer.as_value(Const(flat), node.input[1])
     return importer.emit("gather", [merged, iv], {"axis": 0})
+
+
+@imports("GatherElements")
+def _gather_elements(importer, node):
+    """Constant indices have their negative entries made positive (torch.gather takes none); run-time
+    indices are taken as they are."""
+    x = importer.val(0)
+    axis = importer.attr("axis", 0) % x.type.rank
+    idx = importer.inp(1)
+    if isinstance(idx, Const):
+        arr = idx.array.astype(np.int64)
+        n = x.type.shape[axis]
+        if (arr < 0).any():
+            if n is None:
+                raise Unsupported("GatherElements with negative indices along a dynamic dimension")
+            arr = np.where(arr < 0, arr + n, arr)
+        iv = importer.as_value(Const(arr), node.input[1])
+    else:
+        iv = importer.val(1)
+    return importer.emit("gather_elements", [x, iv], {"axis": axis})
+
+
+@imports("Tile")
+def _tile(importer, node):
+    return importer.emit("tile", [importer.val(0)], {"repeats": importer.ints(1, "repeats")})

@@ -13,7 +13,6 @@ And what the driver must know of some op types, declared next to their handlers:
 - `ALWAYS_FOLDED`: op types evaluated at import time though they have no inputs (Constant).
 - `KEEPS_WEIGHTS`: op types not folded when they read a float initializer, so that the weight keeps its
   key (a Transpose of a weight, so that matmul(x, W^T) + b becomes nn.linear again).
-- `READS_COMPARISONS`: op types that may read a `Deferred` comparison (Where).
 - `EXTRA_ATTRIBUTES`: attributes a handler reads though the op's schema at the model's opset may not declare
   them (the older forms some exporters kept writing: BatchNormalization's `spatial`). Any other attribute the
   schema does not declare makes the node unsupported, listed rather than guessed at.
@@ -34,8 +33,7 @@ imports_affine = AFFINE_IMPORTERS.register
 NEVER_FOLDED: set[str] = set()
 ALWAYS_FOLDED: set[str] = set()
 KEEPS_WEIGHTS: set[str] = set()
-READS_COMPARISONS: set[str] = set()
 EXTRA_ATTRIBUTES: dict[str, set[str]] = {}
 
 __all__ = ["AFFINE_IMPORTERS", "ALWAYS_FOLDED", "EXTRA_ATTRIBUTES", "IMPORTERS", "KEEPS_WEIGHTS", "NEVER_FOLDED",
-           "READS_COMPARISONS", "SHAPE_IMPORTERS", "imports", "imports_affine", "imports_shape"]
+           "SHAPE_IMPORTERS", "imports", "imports_affine", "imports_shape"]

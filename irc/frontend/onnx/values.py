@@ -4,7 +4,6 @@
 - `Shp`: a small int tensor (shape arithmetic) with some dynamic entries, each a `Sym`.
 - `Sym`: a dynamic dimension (dim `dim` of an IR value); `Opaque`: a number computed from them.
 - `Affine`: an int tensor known as an affine function of its indices over a dynamic range.
-- `Deferred`: a comparison of run-time values, kept until a Where consumes it.
 """
 
 from __future__ import annotations
@@ -121,16 +120,6 @@ class Affine:
         self.shape, self.offset, self.coefs = list(shape), int(offset), [int(c) for c in coefs]
 
 
-class Deferred:
-    """A comparison of run-time values (Greater, Less): irc has no boolean ops, so it is kept until a Where
-    consumes it in a pattern irc can express (PyTorch's softplus threshold)."""
-
-    __slots__ = ("node",)
-
-    def __init__(self, node):
-        self.node = node
-
-
 def shp_or_const(arr: np.ndarray | list) -> Shp | Const:
     """A Shp when any entry is dynamic, else the int64 Const."""
     arr = np.asarray(arr, dtype=object)
@@ -145,7 +134,7 @@ def own_sym(x: Value, dim: int, dims: list) -> Sym:
 
 
 # what an ONNX value is bound to during the import
-ImportValue = Value | Const | Shp | Affine | Deferred
+ImportValue = Value | Const | Shp | Affine
 
-__all__ = ["NAME_SCOPES", "Affine", "Const", "Deferred", "ImportValue", "Opaque", "Shp", "Sym", "ir_dtype",
+__all__ = ["NAME_SCOPES", "Affine", "Const", "ImportValue", "Opaque", "Shp", "Sym", "ir_dtype",
            "nice_float", "own_sym", "sanitize", "scalar_array", "shp_or_const", "value_name"]
