@@ -211,8 +211,8 @@ class Odd(nn.Module):
         self.conv = nn.Conv2d(3, 4, 1)
 
     def forward(self, x):
-        y = torch.cumsum(self.conv(x), 1)
-        return torch.sort(y, 1)[0] + torch.cumsum(y, 2)
+        y = torch.special.bessel_j0(self.conv(x))
+        return torch.special.i0(y) + torch.special.bessel_j0(y)
 '''
 
 
@@ -230,7 +230,7 @@ def test_unsupported_op_writes_nothing(tmp_path, capsys):
     out_dir.mkdir()
     rc, _, err = run_cli([sd, "--arch", f"{script}:Odd", "--shape", "3,4,4", "-o", out_dir / "m.ir"], capsys)
     assert rc == 1 and "Traceback" not in err
-    assert "aten.cumsum.default x2" in err and "aten.sort.default x1" in err
+    assert "aten.special_bessel_j0.default x2" in err and "aten.i0.default x1" in err
     assert "odd.py:12" in err and "odd.py:13" in err
     assert os.listdir(out_dir) == []  # no .ir, no .safetensors, no temporary file
 

@@ -94,9 +94,22 @@ def _make_binary(kind):
 
 for _target, _kind in {aten.add.Tensor: "add", aten.add.Scalar: "add", aten.sub.Tensor: "sub", aten.sub.Scalar: "sub",
                aten.mul.Tensor: "mul", aten.mul.Scalar: "mul", aten.div.Tensor: "div", aten.div.Scalar: "div",
-               aten.pow.Tensor_Tensor: "pow", aten.pow.Tensor_Scalar: "pow", aten.maximum.default: "maximum",
+               aten.pow.Tensor_Tensor: "pow", aten.maximum.default: "maximum",
                aten.minimum.default: "minimum"}.items():
     imports(_target)(_make_binary(_kind))
+
+
+# torch's own fast paths for these exponents, so the IR computes the same bits (x ** 2 is x * x, not powf)
+_POW_AS = {2: "mul", 0.5: "sqrt", -0.5: "rsqrt"}
+
+
+@imports(aten.pow.Tensor_Scalar)
+def _pow_scalar(importer, node, x, exponent):
+    kind = _POW_AS.get(exponent) if importer.out_type().dtype in FLOAT_DTYPES else None
+    if kind is None:
+        return _make_binary("pow")(importer, node, x, exponent)
+    v = importer.operand(x, importer.out_type().dtype)
+    return importer.result(kind, [v, v] if kind == "mul" else [v])
 
 
 @imports(aten.rsub.Scalar, aten.rsub.Tensor)

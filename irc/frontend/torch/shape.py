@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ...ir.core import INT64_MAX
+from ...ir.dtypes import FLOAT_DTYPES
 from ..core import Unsupported
 from .importer import as_ints, imports, static, static_dim, static_list, sym_key, tensor_type
 
@@ -19,11 +20,19 @@ def _t(importer, node, x):
 
 @imports(aten.cat.default, aten.concat.default)
 def _cat(importer, node, xs, dim=0):
+    """nn.concat; torch.cat skips a 1-D empty tensor whatever the others' rank (an empty cache, for instance)."""
     want = importer.out_type().dtype
+    rank = node.meta["val"].dim()
+    xs = [x for x in xs if not (isinstance(x, torch.fx.Node) and _legacy_empty(x.meta.get("val"), rank))]
     vals = [importer.operand(x, want) for x in xs]
     if len(vals) == 1:
         return vals[0]
     return importer.result("concat", vals, {"axis": int(dim)})
+
+
+def _legacy_empty(fake: object, rank: int) -> bool:
+    """A tensor of shape (0,) that torch.cat ignores when the others have another rank."""
+    return isinstance(fake, torch.Tensor) and fake.dim() == 1 and rank != 1 and static_dim(fake.shape[0]) == 0
 
 
 def _reshape_attr(importer, x, out):
@@ -235,14 +244,51 @@ def _roll(importer, node, x, shifts, dims=()):
 
 @imports(aten.index.Tensor)
 def _index(importer, node, x, indices):
+    """x[i] along one axis: a gather; x[i, j, ...] on adjacent axes: one gather of the merged axes at the
+    broadcast linear index i * size_j + j (torch's result shape: the broadcast index shape at the first axis)."""
     present = [i for i, t in enumerate(indices) if t is not None]
-    if len(present) != 1:
-        raise Unsupported("indexing with more than one index tensor is not supported")
-    axis = present[0]
-    idx = indices[axis]
-    if idx.meta["val"].dtype not in (torch.int64, torch.int32):
+    if not present:
+        return importer.operand(x)
+    if present != list(range(present[0], present[-1] + 1)):
+        raise Unsupported("indexing with index tensors on axes that are not adjacent is not supported")
+    if any(indices[i].meta["val"].dtype not in (torch.int64, torch.int32) for i in present):
         raise Unsupported("indexing with a boolean mask is not supported")
-    return importer.result("gather", [importer.operand(x), importer.operand(idx)], {"axis": axis})
+    axis = present[0]
+    linear = importer.operand(indices[axis], "i64")
+    for i in present[1:]:
+        size = static(x.meta["val"].shape[i], "the size of an indexed dimension")
+        linear = importer.emit("add", [importer.emit("mul", [linear, importer.constant(int(size), "i64")]),
+                                       importer.operand(indices[i], "i64")])
+    v = importer.operand(x)
+    if len(present) > 1:
+        v = importer.emit("flatten", [v], {"start_axis": axis, "end_axis": present[-1]})
+    return importer.result("gather", [v, linear], {"axis": axis})
+
+
+@imports(aten.arange.default, aten.arange.start, aten.arange.start_step)
+def _arange(importer, node, *args, **kwargs):
+    """An arange of a dynamic length (a static one is folded): start + step * (cumsum of ones - 1), the ones
+    expanded to the length of the value that carries that size."""
+    start = args[0] if len(args) >= 2 else 0
+    step = args[2] if len(args) >= 3 else 1
+    if isinstance(start, torch.fx.Node) or isinstance(step, torch.fx.Node):
+        raise Unsupported("arange with a dynamic start or step is not supported")
+    found = importer.sym_source.get(sym_key(node.meta["val"].shape[0]))
+    if found is None:
+        raise Unsupported(f"cannot express the dynamic length {node.meta['val'].shape[0]} of arange")
+    ref, dim = found
+    ones = importer.emit("expand_like", [importer.constant([1], "i64", (1,)), ref],
+                         {"shape": [1], "like_dims": [[0, dim]]})
+    count = importer.emit("sub", [importer.emit("cumsum", [ones], {"axis": 0}), importer.constant(1, "i64")])
+    want = importer.out_type().dtype
+    number = float if want in FLOAT_DTYPES else int
+    if step != 1:
+        count = importer.emit("mul", [importer.cast(count, want), importer.constant(number(step), want)])
+    if start != 0:
+        count = importer.emit("add", [importer.cast(count, want), importer.constant(number(start), want)])
+    count = importer.cast(count, want)
+    importer.note_syms(count, node.meta["val"])
+    return count
 
 
 @imports(aten.index_select.default)
