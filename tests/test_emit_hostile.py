@@ -142,6 +142,49 @@ def test_no_free_text_attribute_reaches_the_emitter():
     attribute path). A new free-text attribute needs sanitising in the emitter first."""
     from irc.ir.ops import OPS
 
+    # nn.call_module's strings are checked where they are written: `module` must be Python identifiers
+    # (test_call_module_strings_are_checked), `init` a JSON object written through lit(), `path` is never written
+    checked = {("nn.call_module", "module"), ("nn.call_module", "path"), ("nn.call_module", "init")}
     free = [(name, a.name) for name, d in OPS.items() for a in d.attrs.values()
-            if a.kind == "str" and name != "nn.param"]
+            if a.kind == "str" and name != "nn.param" and (name, a.name) not in checked]
     assert not free, free
+
+
+@pytest.mark.parametrize("module, init, needle", [
+    ("os; import shutil:X", "", "Python identifiers"),
+    ("subprocess:Popen", '{"args": ["true"]}', "not an nn.Module class"),
+    ("torch.nn:Linear", '{"in_features": 2, "__import__(\'os\')": 1}', "keyword arguments"),
+])
+def test_call_module_strings_are_checked(tmp_path, module, init, needle):
+    """An edited IR cannot make emitted code or the executor import a non-identifier, call a callable that is
+    not an nn.Module class (subprocess.Popen), or pass keyword names that are not identifiers."""
+    import irc
+    from irc.backend.pytorch.executor import Executor
+    from irc.ir import IrcError
+
+    init_attr = init.replace('"', '\\"')
+    text = f"""// irc 1
+module @m {{
+  func @forward(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {{
+    %y = nn.call_module(%x) {{init = "{init_attr}", inputs = 1, module = "{module}", params = [], path = "k", returns = "tensor", types = ["tensor<1x2xf32>"]}} : tensor<1x2xf32>
+    return %y : tensor<1x2xf32>
+  }}
+}}
+"""
+    module_ir = irc.parse(text)
+    with pytest.raises((IrcError, TypeError)) as err:
+        Executor(module_ir)(torch.zeros(1, 2))
+    assert needle in str(err.value) or "Popen" in str(err.value), str(err.value)
+    with pytest.raises(Exception):  # noqa: B017  (an IrcError or the TypeError the helper raises)
+        out = tmp_path / "out"
+        irc.emit_pytorch(module_ir, str(out))
+        sys_path = str(out)
+        import sys
+
+        sys.path.insert(0, sys_path)
+        try:
+            from irc.check import import_emitted
+
+            import_emitted(str(out)).load()(torch.zeros(1, 2))
+        finally:
+            sys.path.remove(sys_path)

@@ -7,14 +7,15 @@ module's own state_dict names in order. The emitted model.py holds those tensors
 like any other params, so its state_dict keys stay the source's.
 
 `package.module:Class` is imported by name. For `path/to/file.py:Class` the helper imports the file's
-stem (`from file import Class`): the emitted model.py needs file.py beside it or on PYTHONPATH; in this
-process irc loads the file under that name when nothing else holds it.
+stem (`from file import Class`): the emitted model.py needs file.py beside it or on PYTHONPATH, and so does
+the torch executor in a process other than the irc-import that kept it (an IR never makes irc run a file it
+names). Whatever is imported must be an nn.Module class before it is constructed, so an edited IR cannot
+make the executor call an arbitrary callable.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import keyword
 import os
@@ -29,8 +30,11 @@ def _import_parts(spec: str) -> tuple[str, list[str]]:
     """("module.to.import", [Class, Inner]) for `package.module:Class` or `path/to/file.py:Class`."""
     where, _, qualname = spec.rpartition(":")
     if where.endswith(".py") or "/" in where or os.sep in where:
-        _load_file(where)
-        where = os.path.splitext(os.path.basename(where))[0]
+        # never run a file an IR names: the file is imported by its stem, so it must already be loaded (the
+        # irc-import that kept the class, which the user pointed at it) or lie on the import path, as it must
+        # beside the emitted model.py
+        path, where = where, os.path.splitext(os.path.basename(where))[0]
+        _alias_loaded(path, where)
     parts = qualname.split(".")
     if not where or not all(IDENT.match(p) and not keyword.iskeyword(p) for p in where.split(".") + parts):
         raise IrcError(f"nn.call_module: module {spec!r} is not 'package.module:Class' or 'path/to/file.py:Class' "
@@ -38,19 +42,16 @@ def _import_parts(spec: str) -> tuple[str, list[str]]:
     return where, parts
 
 
-def _load_file(path: str) -> None:
-    """Make `path/to/file.py` importable as `file` in this process (the torch executor), unless taken."""
-    name = os.path.splitext(os.path.basename(path))[0]
-    if name in sys.modules or not os.path.isfile(path) or not IDENT.match(name):
+def _alias_loaded(path: str, stem: str) -> None:
+    """Let `from STEM import Class` find the file irc-import already loaded (under a private name) in this
+    process; nothing is run."""
+    if stem in sys.modules or not IDENT.match(stem):
         return
-    spec = importlib.util.spec_from_file_location(name, os.path.abspath(path))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:
-        del sys.modules[name]
-        raise IrcError(f"nn.call_module: running {path} failed: {type(e).__name__}: {e}") from None
+    full = os.path.abspath(path)
+    for module in list(sys.modules.values()):
+        if getattr(module, "__file__", None) and os.path.abspath(module.__file__) == full:
+            sys.modules[stem] = module
+            return
 
 
 def _init_text(op: Op) -> str:
@@ -80,6 +81,8 @@ def {name}(*inputs, state=()):
     if module is None:
         from {where} import {parts[0]}
 
+        if not (isinstance({cls}, type) and issubclass({cls}, torch.nn.Module)):
+            raise TypeError({name}.__name__)  # the imported name is not an nn.Module class
         module = {cls}({init}).eval()
         {name}.module = module
     return torch.func.functional_call(module, dict(zip(list(module.state_dict()), state)), inputs)
