@@ -17,9 +17,11 @@ that each gets its own time. The onnx2pt input is written once, untimed, by the 
 exporter, torch.onnx.export(dynamo=False, opset_version=17): onnx2torch 1.5 cannot read the opset 18
 that the default exporter writes (ReduceMean-18).)
 
-Every conversion runs in a fresh Python process, so its wall time includes interpreter start and
-`import torch`, and its peak RSS includes everything the process touched. Building the model
-(random init) is timed separately and left out of the conversion time, not out of the RSS.
+Every conversion runs in a fresh Python process, so its wall time includes interpreter start,
+`import torch`, building the model (random init) and the process's exit, and its peak RSS includes
+everything the process touched. The irc side ends as the irc commands do (irc/tools/_cli.py): with
+os._exit once its outputs are on disk. The tools run alternating (A B A B ...) after one warm-up run
+each; pnnx runs in its own venv (--pnnx-python).
 Peak RSS is the larger of the process tree's ru_maxrss (os.wait4) and the tree's summed RSS sampled
 every 20 ms (pnnx runs a second process, its C++ converter, beside the Python one). A "baseline"
 process per model (imports + model build only) gives the RSS every tool starts from.
@@ -50,6 +52,7 @@ MODELS = {  # name -> input shape (C, H, W)
     "inception_v3": (3, 299, 299),
     "vgg16": (3, 224, 224),
 }
+PYTHONS: dict = {}  # tool -> interpreter (--pnnx-python)
 TOOLS = {"pytorch": ("irc", "pnnx"), "onnx": ("irc", "torch.onnx"), "onnx2pt": ("irc", "onnx2torch")}
 
 
@@ -151,7 +154,7 @@ def child(spec):  # noqa: C901  (one straight run of measured phases per convert
         model = _build(name)
         out["build_s"] = time.time() - t
         out["weight_bytes"] = _weight_bytes(model)
-        L.last = time.time()
+        L.lap("build model")
     else:
         out["weight_bytes"] = spec["onnx_bytes"]
     x = torch.randn((1,) + shape)
@@ -162,7 +165,7 @@ def child(spec):  # noqa: C901  (one straight run of measured phases per convert
         import irc
 
         L.wrap(irc.ir.weights.WeightStore, "save", "write .ir weights")
-        steps = {"decomposing to ATen": "torch.export", "lowering to irc IR": "run_decompositions",
+        steps = {"decomposing to ATen": "torch.export", "lowering to irc IR": "decompose",
                  "verifying": "lower to IR"}
 
         def progress(msg):
@@ -241,47 +244,62 @@ def child(spec):  # noqa: C901  (one straight run of measured phases per convert
     out["phases"] = L.phases
     with open(spec["result"], "w") as f:
         json.dump(out, f)
+    if tool == "irc":  # as the irc commands end (irc/tools/_cli.py): every output is on disk, skip torch's teardown
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 # ============================================================================ parent side
 
 
-def _tree_rss(proc):
-    total = 0
+def _children(pid):
+    """The pids of a process's children (Linux /proc)."""
+    out = []
     try:
-        procs = [proc] + proc.children(recursive=True)
-    except Exception:  # noqa: BLE001
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(c) for c in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _rss(pid):
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
         return 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except Exception:  # noqa: BLE001, S110
-            pass
+
+
+def _tree_rss(pid):
+    """The summed RSS of a process and its descendants (read from /proc; no psutil needed)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += _rss(p)
+        todo += _children(p)
     return total
 
 
 def run_child(spec, log):
     """Run one conversion in a fresh process; return (wall s, peak RSS bytes, child result) or raise."""
-    import psutil
-
     spec = dict(spec)
     spec["result"] = os.path.join(spec["work"], "result.json")
     os.makedirs(spec["work"], exist_ok=True)
     t0 = time.time()
     spec["t_spawn"] = t0
     with open(log, "w") as lf:
-        p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)],
+        python = PYTHONS.get(spec["tool"], sys.executable)
+        p = subprocess.Popen([python, os.path.abspath(__file__), "--child", json.dumps(spec)],
                              stdout=lf, stderr=subprocess.STDOUT, cwd=spec["work"])
         peak = [0]
         done = threading.Event()
 
         def sample():
-            try:
-                pp = psutil.Process(p.pid)
-            except Exception:  # noqa: BLE001
-                return
             while not done.is_set():
-                peak[0] = max(peak[0], _tree_rss(pp))
+                peak[0] = max(peak[0], _tree_rss(p.pid))
                 done.wait(0.02)
 
         th = threading.Thread(target=sample, daemon=True)
@@ -298,7 +316,7 @@ def run_child(spec, log):
     with open(spec["result"]) as f:
         res = json.load(f)
     rss = max(ru.ru_maxrss * 1024, peak[0])
-    return wall - res["build_s"], rss, res
+    return wall, rss, res  # the whole process, model building included (build_s says how much of it)
 
 
 def machine_info():
@@ -353,13 +371,17 @@ def main():  # noqa: C901  (argument handling and one table per section, in orde
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--tasks", default="pytorch,onnx,onnx2pt")
     ap.add_argument("--repeat", type=int, default=1, help="runs per conversion; the median time and RSS are shown")
+    ap.add_argument("--tools", default="irc,pnnx,torch.onnx,onnx2torch", help="which converters to run")
     ap.add_argument("--keep", help="write outputs here (default: a temporary directory, removed at the end)")
+    ap.add_argument("--pnnx-python", default="/tmp/pnnxenv/bin/python" if os.path.exists("/tmp/pnnxenv/bin/python")
+                    else sys.executable, help="the interpreter that has pnnx (a venv with --system-site-packages)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         sys.path.insert(0, ROOT)
         return child(json.loads(args.child))
 
+    PYTHONS["pnnx"] = args.pnnx_python
     models = [m for m in args.models.split(",") if m]
     tasks = [t for t in args.tasks.split(",") if t]
     for m in models:
@@ -372,32 +394,45 @@ def main():  # noqa: C901  (argument handling and one table per section, in orde
     os.makedirs(base, exist_ok=True)
     results = {}  # (task, tool, model) -> (wall, rss, res) | error str
 
-    def measure(task, tool, model, extra=None):
-        walls, rsss, res, runs = [], [], None, []
-        for i in range(args.repeat):
-            work = os.path.join(base, model, f"{task}-{tool}-{i}")
-            shutil.rmtree(work, ignore_errors=True)
-            spec = {"tool": tool, "task": task, "model": model, "work": work, **(extra or {})}
-            try:
-                wall, rss, res = run_child(spec, os.path.join(base, model, f"{task}-{tool}-{i}.log"))
-            except Exception as e:  # noqa: BLE001
-                msg = str(e).strip().splitlines()
-                results[(task, tool, model)] = "failed: " + (msg[-1] if msg else "?")
-                print(f"  {model:14s} {task:8s} {tool:11s} FAILED ({results[(task, tool, model)]})", flush=True)
-                return
-            walls.append(wall)
-            rsss.append(rss)
-            runs.append(dict(res["phases"]))
-        # each phase's median over the runs (so a phase table row need not add up to the median total)
-        res["phases"] = [[n, statistics.median(r.get(n, 0.0) for r in runs)] for n, _ in res["phases"]]
-        results[(task, tool, model)] = (statistics.median(walls), statistics.median(rsss), res)
-        print(f"  {model:14s} {task:8s} {tool:11s} {statistics.median(walls):7.1f} s "
-              f"{statistics.median(rsss) / 1e6:7.0f} MB", flush=True)
+    def run_once(task, tool, model, i, extra):
+        """One conversion: (wall, rss, result), or None after recording the failure."""
+        work = os.path.join(base, model, f"{task}-{tool}-{i}")
+        shutil.rmtree(work, ignore_errors=True)
+        spec = {"tool": tool, "task": task, "model": model, "work": work, **(extra or {})}
+        try:
+            return run_child(spec, os.path.join(base, model, f"{task}-{tool}-{i}.log"))
+        except Exception as e:  # noqa: BLE001
+            msg = str(e).strip().splitlines()
+            results[(task, tool, model)] = "failed: " + (msg[-1] if msg else "?")
+            print(f"  {model:14s} {task:8s} {tool:11s} FAILED ({results[(task, tool, model)]})", flush=True)
+            return None
+
+    def measure(task, tools, model, extra=None):
+        """The tools' runs alternating (A B A B ...) after one untimed warm-up run of each."""
+        runs = {tool: [] for tool in tools}
+        for i in range(args.repeat + 1):
+            for tool in tools:
+                if isinstance(results.get((task, tool, model)), str):
+                    continue
+                r = run_once(task, tool, model, i, extra)
+                if r is not None and i > 0:
+                    runs[tool].append(r)
+        for tool, rs in runs.items():
+            if not rs:
+                continue
+            # each phase's median over the runs (so a phase table row need not add up to the median total)
+            res = rs[-1][2]
+            res["phases"] = [[n, statistics.median(dict(r[2]["phases"]).get(n, 0.0) for r in rs)]
+                             for n, _ in res["phases"]]
+            wall, rss = statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)
+            results[(task, tool, model)] = (wall, rss, res)
+            print(f"  {model:14s} {task:8s} {tool:11s} {wall:7.1f} s {rss / 1e6:7.0f} MB "
+                  f"(build {res.get('build_s', 0):.1f} s; load {os.getloadavg()[0]:.2f})", flush=True)
 
     print(f"machine: {machine_info()}")
     print(f"alternatives: {versions()}", flush=True)
     for model in models:
-        measure("-", "baseline", model)
+        measure("-", ("baseline",), model)
         onnx_in = os.path.join(base, model, "source.onnx")
         for task in tasks:
             if task == "onnx2pt":
@@ -415,13 +450,12 @@ def main():  # noqa: C901  (argument handling and one table per section, in orde
                 extra = {"onnx_in": onnx_in, "onnx_bytes": size}
             else:
                 extra = {}
-            for tool in TOOLS[task]:
-                measure(task, tool, model, extra)
+            measure(task, [t for t in TOOLS[task] if t in args.tools.split(",")], model, extra)
 
     print()
     print(f"machine: {machine_info()}")
     print(f"alternatives: {versions()}")
-    print("time: wall seconds of the converting process, model build excluded; RSS: peak MB of the process tree; "
+    print("time: wall seconds of the whole converting process, model build included; RSS: peak MB of the process tree; "
           "weights: f32 state_dict MB")
     for task in tasks:
         alt = TOOLS[task][1]

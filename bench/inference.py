@@ -4,12 +4,13 @@
                               [--runs 15] [--threads N]
 
 Each torchvision model (weights=None, eval, BatchNorm running statistics randomised) is imported
-with a dynamic batch, emitted as is (`plain`) and after `fuse-bn` (`fused`), and the emitted
-`model.py` files are loaded back with their `load()`. Under torch.inference_mode, with
-torch.set_num_threads fixed, the three run in turn (source, plain, fused, source, ...) so that load
-from other processes hits them alike; after warm-up runs each gets `--runs` timed forwards and the
-median is reported, with the ratio to the source. The outputs are compared to the source's as a
-sanity check (max |diff| over max(1, max |source output|), the rule irc's tests use). Nothing is asserted.
+with a dynamic batch, emitted as is (`plain`) and after `fuse-bn` (`fused`; `fused-copy` is the same
+without the in-place forms, to show their effect), and the emitted `model.py` files are loaded back with
+their `load()`. Under torch.inference_mode, with torch.set_num_threads fixed, the four run in turn
+(source, plain, fused-copy, fused, source, ...) so that load from other processes hits them alike;
+after warm-up runs each gets `--runs` timed forwards and the median is reported, with the ratio to the
+source. The outputs are compared to the source's as a sanity check (max |diff| over max(1, max |source
+output|), the rule irc's tests use). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def main():
     import torch
 
     import irc
-    from irc.backend.pytorch import emit_pytorch
+    from irc.backend.pytorch import emit_pytorch, emitter
     from irc.frontend.torch import import_model
 
     torch.set_num_threads(args.threads)
@@ -100,7 +101,15 @@ def main():
             irc.run_passes(module, "fuse-bn")
             n_bn_after = sum(1 for op in module.ops() if op.name == "nn.batch_norm")
             emit_pytorch(module, fused_dir)
+            copy_dir = os.path.join(tmp, name, "fused-copy")  # the same without in-place forms, for their effect
+            in_place = emitter._in_place
+            emitter._in_place = lambda lines, steps, keep: lines
+            try:
+                emit_pytorch(module, copy_dir)
+            finally:
+                emitter._in_place = in_place
             variants = {"source": src, "plain": load_emitted(plain_dir, name + "_plain"),
+                        "fused-copy": load_emitted(copy_dir, name + "_copy"),
                         "fused": load_emitted(fused_dir, name + "_fused")}
             for b in batches:
                 x = torch.randn((b,) + shape, generator=torch.Generator().manual_seed(b))
@@ -126,11 +135,13 @@ def main():
 
     print(f"\nmachine: {machine_info(args.threads)}")
     print(f"median of {args.runs} runs after {args.warmup} warm-up runs, milliseconds per forward\n")
-    print("| model | batch | source ms | emitted ms | emitted / source | fused ms | fused / source | "
-          "BN ops before -> after fuse-bn | max abs diff / max(1, max abs output): plain, fused |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
+    print("| model | batch | source ms | emitted ms | emitted / source | fused, no in-place ms | that / source | "
+          "fused ms | fused / source | BN ops before -> after fuse-bn | "
+          "max abs diff / max(1, max abs output): plain, fused |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for name, b, med, diffs, nb, na in rows:
         print(f"| {name} | {b} | {med['source']:.1f} | {med['plain']:.1f} | {med['plain'] / med['source']:.2f}x | "
+              f"{med['fused-copy']:.1f} | {med['fused-copy'] / med['source']:.2f}x | "
               f"{med['fused']:.1f} | {med['fused'] / med['source']:.2f}x | {nb} -> {na} | "
               f"{diffs['plain']:.1e}, {diffs['fused']:.1e} |")
 

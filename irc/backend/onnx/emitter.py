@@ -36,7 +36,7 @@ Handler = Callable[["Emitter", Op, list, list], None]
 class Emitter:
     """The graph being built: nodes, initializers, and the names already taken."""
 
-    def __init__(self, module: Module, opset: int):
+    def __init__(self, module: Module, opset: int, lazy_params: bool = False):
         from onnx import helper
 
         self.helper = helper
@@ -45,6 +45,7 @@ class Emitter:
         self.func = module.main
         self.nodes = []
         self.inits = {}  # name -> TensorProto
+        self.lazy_params = lazy_params  # params as TensorProtos without their data (the writer streams it)
         self.names: dict[int, str] = {}
         self.taken = {v.name for v in self.func.values()}
 
@@ -178,7 +179,9 @@ class Emitter:
         if pname not in self.inits:
             key = op.attrs["key"]
             store = self.module.weights
-            self.inits[pname] = tensor_proto(pname, store.numpy(key), store.type_of(key).dtype)
+            ttype = store.type_of(key)
+            self.inits[pname] = tensor_header(pname, ttype.shape, ttype.dtype) if self.lazy_params \
+                else tensor_proto(pname, store.numpy(key), ttype.dtype)
 
     def _graph_outputs(self) -> list:
         """The function's results; one returned twice, or an input or initializer returned, gets an Identity."""
@@ -239,26 +242,34 @@ def _max_ir_version(opset: int) -> int:
 
 def tensor_proto(name: str, array: np.ndarray, dtype: str | None = None) -> onnx.TensorProto:
     """A TensorProto holding `array` as raw data, of irc element type `dtype` (default: the array's)."""
-    from onnx import TensorProto
-
     arr = np.asarray(array)
     if dtype is None:
         dtype = NP_TO_IR[arr.dtype.str]
-    t = TensorProto()
-    t.name = name
-    t.dims.extend(arr.shape)
-    t.data_type = IR_TO_ONNX[dtype]
+    t = tensor_header(name, arr.shape, dtype)
     t.raw_data = np.ascontiguousarray(arr).tobytes()
     return t
 
 
-def build(module: Module, opset: int) -> tuple:
-    """(ModelProto, the ONNX names of the params): `module` as an ONNX model at `opset`."""
+def tensor_header(name: str, shape: Sequence[int], dtype: str) -> onnx.TensorProto:
+    """A TensorProto's name, dims and element type, without its data."""
+    from onnx import TensorProto
+
+    t = TensorProto()
+    t.name = name
+    t.dims.extend(shape)
+    t.data_type = IR_TO_ONNX[dtype]
+    return t
+
+
+def build(module: Module, opset: int, lazy_params: bool = False) -> tuple:
+    """(ModelProto, {ONNX name of each param: its weight key}): `module` as an ONNX model at `opset`; with
+    `lazy_params`, the params' initializers hold no data (irc.backend.onnx.writer streams it from the weights)."""
     if opset not in OPSETS:
         raise IrcError(f"opset {opset} is not supported: irc writes opsets {OPSETS.start} to {OPSETS.stop - 1}")
-    emitter = Emitter(module, opset)
+    emitter = Emitter(module, opset, lazy_params)
     model = emitter.build(module.name)
-    return model, set(emitter.param_names().values())
+    keys = {id(op.result): op.attrs["key"] for op in emitter.func.ops if op.name == "nn.param"}
+    return model, {name: keys[vid] for vid, name in emitter.param_names().items()}
 
 
 def build_model(module: Module, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:

@@ -62,12 +62,13 @@ import re
 from collections.abc import Callable
 
 from ...ir import IrcError, Module, verify
+from ...ir.core import Op, TensorType
 from ...ir.ops import OPS
 from ...ir.weights import safetensors_header
 from ...ir.writer import write_files
 from . import template
 from .base import HELPERS, MODULES, Ctx, expression, helper_source, torch_dtype_text
-from .modules import Node, find_modules, key_prefix, param_op, value_named_modules
+from .modules import INPLACE, Node, find_modules, key_prefix, param_op, value_named_modules
 from .names import IDENT, Names, attribute_name, class_name, clean_segment, module_attrs, sanitize
 
 # the strings model.py may hold: attribute names, digit strings, float specials, its own file names
@@ -173,6 +174,7 @@ class _Emitter:
         """forward's lines (one per op, then `del`s and the return) and the helpers they call."""
         lines, helpers = [], set()
         reads, local = [], []  # per line the names it reads; the locals forward assigns, in order
+        steps = []  # per line: (op, the names it reads, the names it assigns, whether its result is a new tensor)
         for op in self.func.ops:
             if op.name == "nn.param":
                 val[id(op.result)] = self.key_expr[op.attrs["key"]]
@@ -195,7 +197,9 @@ class _Emitter:
             lines.append(f"{_targets(op, outs, form)} = {expr}")
             reads.append(operands)
             local.extend(outs)
+            steps.append((op, operands, outs, form is not None or _fresh(op, expr, operands)))
         rets = [val[id(v)] for v in self.func.outputs]
+        lines = _in_place(lines, steps, set(rets))
         lines = _free_dead(lines, reads, local, rets)
         lines.append("return " + (", ".join(rets) if rets else "None"))
         return lines, helpers
@@ -291,6 +295,53 @@ def _targets(op, outs: list[str], form) -> str:
     if form is not None:
         return form.targets(outs)
     return ", ".join(outs) + ("," if len(outs) == 1 and callable(OPS[op.name].num_results) else "")
+
+
+def _fresh(op: Op, expr: str, operands: list[str]) -> bool:
+    """Whether the line computing `op` as `expr` makes a new tensor (never a view of an operand): an
+    element-wise op or a weighted sum written as a function call or an operator (`x.to(...)` may return x)."""
+    opdef = OPS[op.name]
+    return len(op.results) == 1 and (opdef.has("elementwise") or opdef.has("channel_weights")) \
+        and not any(expr.startswith(name + ".") for name in operands)
+
+
+def _in_place(lines: list[str], steps: list[tuple], keep: set[str]) -> list[str]:
+    """`lines` with an op computed in place (`F.relu(x, inplace=True)`, `a.add_(b)`) where the operand it
+    updates dies there: a local no later line reads, not returned, that only new-tensor lines made and no
+    line may have viewed (so no other name shares its memory), of the result's type.
+
+    The source's ReLU(inplace=True) and `out += identity` reuse a buffer this way; a new one per op makes the
+    allocator hand out (and the caches miss on) fresh memory: ResNet50 at batch 8, 5 % of its time."""
+    last = {name: i for i, (_, names, _, _) in enumerate(steps) for name in names}
+    exclusive: set[str] = set()  # locals whose memory no other live name shares
+    out = list(lines)
+    for i, (op, names, outs, fresh) in enumerate(steps):
+        form = INPLACE.lookup(op.name) if len(outs) == 1 else None
+        expr = None
+        for k, name in enumerate(names if form is not None else ()):
+            if name in exclusive and last[name] == i and name not in keep and names.count(name) == 1 \
+                    and _fits(op.operands[k].type, op):
+                expr = form(op, names, k)
+                if expr is not None:
+                    break
+        if expr is not None:
+            out[i] = f"{outs[0]} = {expr}"
+            exclusive.add(outs[0])
+        elif fresh:
+            exclusive.update(outs)
+        else:
+            exclusive.difference_update(names)  # the line may return a view of what it reads
+    return out
+
+
+def _fits(updated: TensorType, op: Op) -> bool:
+    """Whether an operand of type `updated` can hold `op`'s result: the same type, and no broadcast can make
+    the result larger (static dims, or every operand of the result's type)."""
+    result = op.result.type
+    same = updated.dtype == result.dtype and tuple(updated.shape) == tuple(result.shape)
+    return same and (all(d is not None for d in result.shape)
+                     or all(v.type.dtype == result.dtype and tuple(v.type.shape) == tuple(result.shape)
+                            for v in op.operands))
 
 
 def _free_dead(lines: list[str], reads: list, local: list[str], keep: list[str]) -> list[str]:

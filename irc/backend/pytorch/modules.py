@@ -6,8 +6,11 @@ its param operands 1, 2, ... come from its definition (`OPS[op.name].param_names
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...ir.core import Func, Op, TensorType, Value
 from ...ir.ops import OPS
+from ...ir.table import OpTable
 from .base import MODULES, torch_dtype_text
 
 COUNTER = TensorType((), "i64")  # the type of a module's extra state (BatchNorm's num_batches_tracked)
@@ -226,3 +229,39 @@ def value_named_modules(func: Func, modules: dict[str, ModuleSpec], keys_in_orde
         relocate.update({k: f"{path}.{sfx}" for sfx, k in zip(suffixes, keys, strict=True) if k is not None})
         taken_keys = (taken_keys - own) | new
     return relocate
+
+
+# ----------------------------------------------------------------------------- in-place forms
+
+# IR op -> form(op, operand names, k) -> the expression that computes the op by updating operand k in place
+# (a tensor nothing reads afterwards, of the result's type), or None when the op has no such form. The same
+# kernels as the plain expressions compute the same numbers; only the result's buffer is reused, as the
+# source's ReLU(inplace=True) and `out += identity` do.
+INPLACE = OpTable("in-place torch expression", ir_keys=True)
+
+
+def _unary_inplace(fn: str) -> Callable:
+    return lambda op, args, k: f"{fn}({args[0]}, inplace=True)" if k == 0 else None
+
+
+def _method_inplace(method: str, commutative: bool) -> Callable:
+    def form(op: Op, args: list[str], k: int) -> str | None:
+        if k == 1 and not commutative:
+            return None
+        return f"{args[k]}.{method}({args[1 - k]})"
+    return form
+
+
+for _name, _fn in {"relu": "F.relu", "silu": "F.silu", "hardswish": "F.hardswish"}.items():
+    INPLACE.register(_name)(_unary_inplace(_fn))
+for _name, _method, _commutative in (("add", "add_", True), ("mul", "mul_", True), ("sub", "sub_", False),
+                                     ("div", "div_", False)):
+    INPLACE.register(_name)(_method_inplace(_method, _commutative))
+
+
+@INPLACE.register("clamp")
+def _clamp_inplace(op: Op, args: list[str], k: int) -> str | None:
+    """ReLU6 (clamp to [0, 6]) as F.relu6(x, inplace=True), as the source's nn.ReLU6(inplace=True)."""
+    if k == 0 and op.attrs.get("min") == 0.0 and op.attrs.get("max") == 6.0:
+        return f"F.relu6({args[0]}, inplace=True)"
+    return None

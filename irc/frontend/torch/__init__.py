@@ -18,12 +18,11 @@ from ...ir import Module, verify
 from ...ir.core import sanitize_name as sanitize
 from . import attention, conv, core_ops, custom, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
 from .custom import ENTRY_POINT_GROUP, load_plugins, register_importer
+from .decomposition import decompose_unknown, foldable_nodes
 from .export import (
     decompose,
-    decompose_unknown,
     export,
     exported_program,
-    foldable_nodes,
     full_stack_traces,
     quiet_torch,
     script_to_module,

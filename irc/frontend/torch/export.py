@@ -1,10 +1,11 @@
 """torch.export of the user's model: a private copy in eval mode, example inputs, dynamic shapes, torch's
 own noise kept quiet, and the decomposition to the ATen ops the importers know.
 
-`torch.export.export(copy, args, strict=False)` gives a functional ATen graph; `run_decompositions({})`
-keeps whole the ops irc knows (conv2d, linear, batch norm, hardswish, pooling, cat, ...). Ops irc has no
-importer for are decomposed to core ATen where torch has a decomposition; whatever is left is reported,
-all at once, by the importer.
+`torch.export.export(copy, args, strict=False)` gives an ATen graph. `decompose` imports it as it is when
+irc knows every op in it (decomposition.py: in-place updates made out-of-place where safe); otherwise
+`run_decompositions({})` keeps whole the ops irc knows (conv2d, linear, batch norm, hardswish, pooling,
+cat, ...) and the ops irc has no importer for are decomposed to core ATen where torch has a
+decomposition; whatever is left is reported, all at once, by the importer.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ...ir import IrcError
 from ...ir.core import sanitize_name as sanitize
 from ...ir.dtypes import TABLE, torch_dtype
 from .custom import patch_kept
-from .importer import IMPORTERS, NEVER_FOLD, SHAPE_ONLY, is_tensor
+from .decomposition import decompose_unknown, known_as_exported
 from .recurrent import patch_recurrent
 
 
@@ -297,59 +298,15 @@ def quiet_torch() -> Iterator[None]:
 # ----------------------------------------------------------------------------- decomposition of the rest
 
 
-def foldable_nodes(ep: torch.export.ExportedProgram) -> set:
-    """Nodes computable at import time: they read no input and no parameter or buffer."""
-    consts = {s.arg.name for s in ep.graph_signature.input_specs
-              if s.kind.name == "CONSTANT_TENSOR" and hasattr(s.arg, "name")}
-    out: set = set()
-    for n in ep.graph.nodes:
-        if n.op == "placeholder":
-            if n.name in consts:
-                out.add(n)
-            continue
-        if n.op != "call_function" or n.target in NEVER_FOLD:
-            continue
-        val = n.meta.get("val")
-        if n.target in SHAPE_ONLY:
-            if is_tensor(val) and all(isinstance(d, int) for d in val.shape):
-                out.add(n)
-            continue
-        if all(a in out or isinstance(a.meta.get("val"), (int, float, bool)) for a in n.all_input_nodes):
-            out.add(n)
-    return out
-
-
-def _decomposable(node: torch.fx.Node, table: dict) -> bool:
-    """An ATen op irc has no importer for, that torch can decompose, and that computes tensors."""
-    target = node.target
-    return isinstance(target, torch._ops.OpOverload) and target not in IMPORTERS and target not in SHAPE_ONLY \
-        and target in table and (is_tensor(node.meta.get("val")) or isinstance(node.meta.get("val"), (list, tuple)))
-
-
-def decompose_unknown(ep: torch.export.ExportedProgram, rounds: int = 4) -> torch.export.ExportedProgram:
-    """Decompose, to core ATen, the ops irc has no importer for (where torch has a decomposition)."""
-    try:
-        table = torch._decomp.core_aten_decompositions()
-    except Exception:
-        return ep
-    tried: set = set()
-    for _ in range(rounds):
-        # never decompose what is computed at import time anyway, nor shape arithmetic (sym_size has a
-        # "decomposition" that bakes the example's sizes in)
-        folded = foldable_nodes(ep)
-        unknown = {n.target for n in ep.graph.nodes if n.op == "call_function" and n not in folded
-                   and n.target not in tried and _decomposable(n, table)}
-        if not unknown:
-            break
-        tried |= unknown
-        ep = ep.run_decompositions({op: table[op] for op in unknown})
-    return ep
-
-
 def decompose(ep: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
-    """`run_decompositions({})` (keeps whole the ops irc knows), then `decompose_unknown`."""
+    """The exported graph as it is when irc imports all its ops (in-place updates made out-of-place where
+    nothing reads the old value); else `run_decompositions({})` (keeps whole the ops irc knows), then
+    `decompose_unknown`."""
     try:
         with quiet_torch():
+            known = known_as_exported(ep)
+            if known is not None:
+                return known
             ep = ep.run_decompositions({})
             return decompose_unknown(ep)
     except Exception as e:

@@ -29,11 +29,11 @@ class AllOps(nn.Module):
         del dw
         bn = self.bn(pw)
         del pw
-        relu6 = F.relu6(bn)
+        relu6 = F.relu6(bn, inplace=True)
         del bn
         lrelu = F.leaky_relu(relu6, negative_slope=0.1)
         del relu6
-        hs = F.hardswish(lrelu)
+        hs = F.hardswish(lrelu, inplace=True)
         del lrelu
         hsig = F.hardsigmoid(hs)
         del hs
@@ -41,7 +41,7 @@ class AllOps(nn.Module):
         del hsig
         t = torch.tanh(sig)
         del sig
-        si = F.silu(t)
+        si = F.silu(t, inplace=True)
         del t
         g = F.gelu(si, approximate='tanh')
         del si

@@ -42,7 +42,7 @@ class TinyNetV2(nn.Module):
         features_0 = self.features[0](input_)
         features_1 = self.features[1](features_0)
         del features_0
-        features_2 = F.relu(features_1)
+        features_2 = F.relu(features_1, inplace=True)
         del features_1
         scaled = features_2 * self.blocks[0].scale
         del features_2
