@@ -307,7 +307,7 @@ def test_unmapped_ops_listed_at_once(tmp_path):
     msg = str(info.value)
     assert "2 op kind(s) have no CoreML mapping" in msg and "nothing was written" in msg
     assert "nn.roll x2" in msg and "nn.expand_like x1" in msg
-    assert "line 3: %a = nn.roll(%x)" in msg and "line 5: %c = nn.roll(%b)" in msg
+    assert "nn.roll x2: at %a (line 3), %c (line 5)" in msg and "nn.expand_like x1: at %d (line 6)" in msg
     assert not os.path.exists(path) and os.listdir(str(tmp_path)) == []
     assert "nn.roll" in unmapped_ops() and "nn.conv2d" not in unmapped_ops()
 

@@ -274,7 +274,7 @@ def test_unmapped_ops_listed_at_once(tmp_path):
     msg = str(info.value)
     assert "2 op kind(s) have no TFLite mapping" in msg and "nothing was written" in msg
     assert "nn.erf x2" in msg and "nn.softplus x1" in msg
-    assert "line 3: %a = nn.erf(%x)" in msg and "line 4: %b = nn.softplus(%a)" in msg
+    assert "nn.erf x2: at %a (line 3), %c (line 5)" in msg and "nn.softplus x1: at %b (line 4)" in msg
     assert not os.path.exists(path)
     assert "nn.erf" in unmapped_ops() and "nn.conv2d" not in unmapped_ops()
 

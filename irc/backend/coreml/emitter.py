@@ -26,8 +26,8 @@ from ...ir.core import uniquify
 from ...ir.dtypes import IR_TO_NP
 from ...ir.layout import activation_perm, inverse, weight_perm
 from ...ir.ops import OPS
-from ...ir.printer import print_op
 from ...ir.table import OpTable
+from ..gaps import refuse_unmapped
 
 if TYPE_CHECKING:
     from coremltools.converters.mil.mil import Program, Var
@@ -37,7 +37,6 @@ emits = EMITTERS.register
 
 MIL_DTYPES = {"f32": "fp32", "f16": "fp16", "i32": "int32", "i1": "bool"}  # IR dtype -> a MIL `cast` dtype
 _BAD = re.compile(r"[^A-Za-z0-9_]")
-MAX_LISTED = 8  # IR lines listed per unmapped op kind
 
 Handler = Callable[["Emitter", Op, list, list], object]
 
@@ -123,24 +122,7 @@ class Emitter:
         return getattr(self.types, MIL_DTYPES[dtype])
 
     def _refuse_unmapped(self) -> None:
-        """An IrcError listing every op kind with no CoreML mapping at once, each with its IR lines."""
-        where: dict[str, list[Op]] = {}
-        for op in self.func.ops:
-            if op.name not in EMITTERS and op.name != "nn.param":
-                where.setdefault(op.name, []).append(op)
-        if not where:
-            return
-        lines = [f"cannot emit {self.module.name} as CoreML: {len(where)} op kind(s) have no CoreML mapping; "
-                 "nothing was written"]
-        for kind in sorted(where):
-            ops = where[kind]
-            lines.append(f"  {kind} x{len(ops)}:")
-            for op in ops[:MAX_LISTED]:
-                line = f"line {op.pos[0]}: " if op.pos else ""
-                lines.append(f"      {line}{print_op(op, strip_locs=True).strip()}")
-            if len(ops) > MAX_LISTED:
-                lines.append(f"      ... and {len(ops) - MAX_LISTED} more")
-        raise IrcError("\n".join(lines))
+        refuse_unmapped(self.module, EMITTERS, "CoreML")
 
     def _emit(self, op: Op) -> None:
         if op.name == "nn.param":

@@ -26,6 +26,7 @@ from ...ir.core import uniquify
 from ...ir.dense import dense_values
 from ...ir.ops import OPS
 from ...ir.table import OpTable
+from ..gaps import refuse_unmapped
 
 EMITTERS = OpTable("Keras emitter", ir_keys=True)  # "nn.conv2d" -> fn(emitter, op)
 emits = EMITTERS.register
@@ -217,19 +218,7 @@ class KerasEmitter:
         return [self.tensor(v) for v in self.func.outputs]
 
     def _refuse_unmapped(self) -> None:
-        missing = sorted({op.name for op in self.func.ops if op.name not in EMITTERS and op.name != "nn.param"})
-        if not missing:
-            return
-        where: dict[str, list[str]] = {}
-        for op in self.func.ops:
-            if op.name in missing:
-                where.setdefault(op.name, []).append("%" + op.results[0].name if op.results else "?")
-        lines = [f"cannot emit {self.module.name} as Keras: {len(missing)} op kind(s) have no Keras mapping; "
-                 "nothing was written"]
-        for kind in missing:
-            vals = where[kind]
-            lines.append(f"  {kind} x{len(vals)}: at {', '.join(vals[:8])}" + (" ..." if len(vals) > 8 else ""))
-        raise IrcError("\n".join(lines))
+        refuse_unmapped(self.module, EMITTERS, "Keras")
 
     def _targets(self, op: Op, base: str, count: int, claimed: bool = False) -> list[str]:
         """Variables for `op`'s first `count` results (the first is `base` itself when already `claimed`)."""

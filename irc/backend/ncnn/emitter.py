@@ -26,6 +26,7 @@ from ...ir import IrcError, Module, Op, Value
 from ...ir.core import uniquify
 from ...ir.ops import OPS
 from ...ir.table import OpTable
+from ..gaps import refuse_unmapped
 
 EMITTERS = OpTable("ncnn emitter", ir_keys=True)  # "nn.conv2d" -> fn(emitter, op)
 emits = EMITTERS.register
@@ -238,7 +239,7 @@ class Emitter:
     # -- the whole function
 
     def build(self) -> list[Layer]:
-        refuse_unmapped(self.module)
+        refuse_unmapped(self.module, EMITTERS, "ncnn")
         for a in self.func.args:
             if a.type is None or a.type.rank == 0 or a.type.shape[0] not in (1, None):
                 raise IrcError(f"cannot emit {self.module.name} as ncnn: input %{a.name} : {a.type} has batch "
@@ -289,20 +290,6 @@ def shape_params(shape: Sequence[int]) -> dict:
 
 def _line(op: Op) -> str:
     return f" (line {op.pos[0]})" if op.pos else ""
-
-
-def refuse_unmapped(module: Module) -> None:
-    """Every op kind with no ncnn mapping, listed at once with where it is."""
-    func = module.main
-    missing = sorted({op.name for op in func.ops if op.name not in EMITTERS and op.name != "nn.param"})
-    if not missing:
-        return
-    lines = [f"cannot emit {module.name} as ncnn: {len(missing)} op kind(s) have no ncnn mapping; nothing was written"]
-    for kind in missing:
-        ops = [op for op in func.ops if op.name == kind]
-        where = [("%" + op.results[0].name if op.results else "?") + _line(op) for op in ops]
-        lines.append(f"  {kind} x{len(ops)}: at {', '.join(where[:8])}" + (" ..." if len(where) > 8 else ""))
-    raise IrcError("\n".join(lines))
 
 
 def insert_splits(layers: list[Layer], taken: set) -> None:

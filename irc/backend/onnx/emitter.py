@@ -20,6 +20,7 @@ from ...ir.dtypes import IR_TO_NP, IR_TO_ONNX, NP_TO_IR
 from ...ir.layout import activation_perm, inverse, weight_perm
 from ...ir.ops import OPS
 from ...ir.table import OpTable
+from ..gaps import refuse_unmapped
 
 if TYPE_CHECKING:
     import onnx
@@ -141,20 +142,7 @@ class Emitter:
         return self._model(name or "irc", inputs, outputs, infos)
 
     def _refuse_unmapped(self) -> None:
-        func = self.func
-        missing = sorted({op.name for op in func.ops if op.name not in EMITTERS and op.name != "nn.param"})
-        if not missing:
-            return
-        where = {}
-        for op in func.ops:
-            if op.name in missing:
-                where.setdefault(op.name, []).append("%" + op.results[0].name if op.results else "?")
-        lines = [(f"cannot emit {self.module.name} as ONNX: {len(missing)} op kind(s) have no ONNX mapping; "
-                  "nothing was written")]
-        for k in missing:
-            vals = where[k]
-            lines.append(f"  {k} x{len(vals)}: at {', '.join(vals[:8])}" + (" ..." if len(vals) > 8 else ""))
-        raise IrcError("\n".join(lines))
+        refuse_unmapped(self.module, EMITTERS, "ONNX")
 
     def _emit_ops(self) -> None:
         pnames = self.param_names()

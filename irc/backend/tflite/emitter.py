@@ -22,8 +22,8 @@ from ...ir.core import uniquify
 from ...ir.dense import dense_values
 from ...ir.dtypes import IR_TO_NP, NP_TO_IR
 from ...ir.ops import OPS
-from ...ir.printer import print_op
 from ...ir.table import OpTable
+from ..gaps import refuse_unmapped
 
 EMITTERS = OpTable("TFLite emitter", ir_keys=True)  # "nn.conv2d" -> fn(emitter, op)
 emits = EMITTERS.register
@@ -31,7 +31,6 @@ emits = EMITTERS.register
 # "nn.relu" -> fn(op) -> the TFLite fused activation name ("RELU", "RELU6", ...) or None when it cannot fuse
 FUSED_ACTIVATIONS = OpTable("TFLite fused activation", ir_keys=True)
 fuses = FUSED_ACTIVATIONS.register
-MAX_LISTED = 8  # IR lines listed per unmapped op kind
 
 
 def schema() -> object:
@@ -214,7 +213,7 @@ class Emitter:
 
     def build(self) -> object:
         """The ModelT of the module's main function."""
-        refuse_unmapped(self.module)
+        refuse_unmapped(self.module, EMITTERS, "TFLite")
         for op in self.func.ops:
             for v in op.operands:
                 self.users.setdefault(id(v), []).append(op)
@@ -263,27 +262,6 @@ def _tensor_map(name: str, index: int) -> object:
     m = schema().TensorMapT()
     m.name, m.tensorIndex = name, index
     return m
-
-
-def refuse_unmapped(module: Module) -> None:
-    """An IrcError listing every op kind with no TFLite mapping, each with its IR lines."""
-    where: dict[str, list[Op]] = {}
-    for op in module.main.ops:
-        if op.name not in EMITTERS and op.name != "nn.param":
-            where.setdefault(op.name, []).append(op)
-    if not where:
-        return
-    lines = [f"cannot emit {module.name} as TFLite: {len(where)} op kind(s) have no TFLite mapping; "
-             "nothing was written"]
-    for kind in sorted(where):
-        ops = where[kind]
-        lines.append(f"  {kind} x{len(ops)}:")
-        for op in ops[:MAX_LISTED]:
-            line = f"line {op.pos[0]}: " if op.pos else ""
-            lines.append(f"      {line}{print_op(op, strip_locs=True).strip()}")
-        if len(ops) > MAX_LISTED:
-            lines.append(f"      ... and {len(ops) - MAX_LISTED} more")
-    raise IrcError("\n".join(lines))
 
 
 def unmapped_ops() -> list[str]:
