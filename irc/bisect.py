@@ -167,7 +167,8 @@ class EmittedRuntime:
                     for local, value in list(frame.f_locals.items()):
                         if local in names and local not in seen:
                             seen.add(local)
-                            emit(names[local], value)
+                            # a copy: the emitted code may update this tensor in place later (relu_, add_)
+                            emit(names[local], value.clone() if hasattr(value, "clone") else value)
                 return local_trace
 
             def call_trace(frame: object, event: str, arg: object) -> object:
