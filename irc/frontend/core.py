@@ -88,6 +88,15 @@ class Frontend:
             verify(module)
         return module
 
+    def take_name(self, result: Value, start: int, name: str) -> None:
+        """`result` (the last of the ops emitted since op index `start`) takes `name` from the first of those ops
+        that got it, so a source layer made of several ops is named after the layer where it ends."""
+        for op in self.func.ops[start:]:
+            for r in op.results:
+                if r.name == name and r is not result:
+                    r.name, result.name = result.name, r.name
+                    return
+
     def dispatch(self, table: object, key: str, what: str, where: str, *args: object) -> object:
         """The handler `table` has for `key`, called with (self, *args); a source op it cannot import is recorded
         (reported with the others by `finish`) and POISON stands for what it computes."""

@@ -88,3 +88,14 @@ def dense_values(dense: DenseAttr, dtype: object = None) -> np.ndarray:
     values = np.asarray(dense.values, dtype=own)
     out = np.broadcast_to(values, dense.type.shape) if values.ndim == 0 else values.reshape(dense.type.shape)
     return np.array(out, dtype=dtype or own)
+
+
+def weight_values(module: object, value: object, dtype: object = np.float32) -> np.ndarray | None:
+    """The values of an nn.param or nn.constant operand (from `module`'s weight store, or its dense literal) in
+    `dtype`; None for any other value."""
+    owner = value.owner
+    if owner is None or owner.name not in ("nn.param", "nn.constant"):
+        return None
+    if owner.name == "nn.param":
+        return np.asarray(module.weights.numpy(owner.attrs["key"]), dtype=dtype)
+    return dense_values(owner.attrs["value"], dtype)

@@ -20,7 +20,7 @@ import numpy as np
 from ...formats.caffe import encode_model, message, to_text
 from ...ir import IrcError, Module, Value
 from ...ir.core import uniquify
-from ...ir.dense import dense_values
+from ...ir.dense import weight_values
 from ...ir.ops import OPS
 from ...ir.table import OpTable
 from ...ir.writer import write_files
@@ -68,12 +68,10 @@ class CaffeEmitter:
 
     def array(self, value: Value) -> np.ndarray:
         """The values of a weight operand (a param or constant) as float32."""
-        owner = value.owner
-        if owner is None or owner.name not in STRUCTURAL:
+        arr = weight_values(self.module, value)
+        if arr is None:
             raise Refused(f"%{value.name} must be a weight (a param or constant): Caffe layers hold their own")
-        if owner.name == "nn.param":
-            return np.asarray(self.module.weights.numpy(owner.attrs["key"]), dtype=np.float32)
-        return dense_values(owner.attrs["value"], np.float32)
+        return arr
 
     # -- the net
 

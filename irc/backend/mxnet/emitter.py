@@ -21,7 +21,7 @@ import numpy as np
 from ...formats.mxnet import attr_text, encode_params
 from ...ir import IrcError, Module, Op, Value
 from ...ir.core import uniquify
-from ...ir.dense import dense_values
+from ...ir.dense import weight_values
 from ...ir.ops import OPS
 from ...ir.printer import print_op
 from ...ir.table import OpTable
@@ -99,12 +99,10 @@ class MxnetEmitter:
 
     def array(self, value: Value) -> np.ndarray:
         """The values of a weight operand (a param or constant) as float32."""
-        owner = value.owner
-        if owner is None or owner.name not in STRUCTURAL:
+        arr = weight_values(self.module, value)
+        if arr is None:
             raise Refused(f"%{value.name} must be a weight (a param or constant)")
-        if owner.name == "nn.param":
-            return np.asarray(self.module.weights.numpy(owner.attrs["key"]), dtype=np.float32)
-        return dense_values(owner.attrs["value"], np.float32)
+        return arr
 
     # -- the graph
 

@@ -182,21 +182,13 @@ class CaffeImporter(Frontend):
         start = len(self.func.ops)
         outs = self._call(layer, ins)
         if isinstance(outs, Value):
-            self._name_last(outs, start)
+            self.take_name(outs, start, self.target)
         if not isinstance(outs, (list, tuple)):
             outs = [outs] * len(layer.tops)
         for k, top in enumerate(layer.tops):
             self.env[top] = outs[k] if k < len(outs) else POISON
         if layer.tops and isinstance(self.env[layer.tops[0]], Value) and ins:
             self.source_names[layer.name] = self.env[layer.tops[0]].name
-
-    def _name_last(self, result: Value, start: int) -> None:
-        """The layer's result takes its name from the layer's first op (a layer of several ops: x*gamma + beta)."""
-        for op in self.func.ops[start:]:
-            for r in op.results:
-                if r.name == self.target and r is not result:
-                    r.name, result.name = result.name, r.name
-                    return
 
     def _call(self, layer: object, ins: list) -> object:
         if any(v is POISON for v in ins):

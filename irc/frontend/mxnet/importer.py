@@ -219,7 +219,7 @@ class MxnetImporter(Frontend):
         start = len(self.func.ops)
         outs = self._call(node, ins)
         if isinstance(outs, Value):
-            self._name_last(outs, start)
+            self.take_name(outs, start, self.target)
             outs = [outs]
         if not isinstance(outs, (list, tuple)):
             self.env[(node.index, 0)] = POISON
@@ -227,14 +227,6 @@ class MxnetImporter(Frontend):
         for k, value in enumerate(outs):
             self.env[(node.index, k)] = value
             self.source_names[node.name if k == 0 else f"{node.name}_output{k}"] = value.name
-
-    def _name_last(self, result: Value, start: int) -> None:
-        """The node's result takes its name from the node's first op (a node of several ops)."""
-        for op in self.func.ops[start:]:
-            for r in op.results:
-                if r.name == self.target and r is not result:
-                    r.name, result.name = result.name, r.name
-                    return
 
     def _call(self, node: Node, ins: list) -> object:
         if any(v is POISON for v in ins):
