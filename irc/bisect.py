@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Protocol
 from .fidelity import Verdict, compare
 from .ir import IrcError, Module
 from .ir.core import file_locs
+from .ir.structure import flatten
 from .runtimes import match_layout
 
 if TYPE_CHECKING:
@@ -355,6 +356,7 @@ def run_bisect(module: Module, reference: Runtime, target: Runtime, rule: str, r
 
     from .check import random_inputs
 
+    module = flatten(module)
     inputs = random_inputs([a.type for a in module.main.args], 1, seed)
     skip = fused_names(module) if skip is None else skip
     want = {r.name for op in module.main.ops if op.operands for r in op.results} - skip
@@ -372,7 +374,7 @@ def run_bisect(module: Module, reference: Runtime, target: Runtime, rule: str, r
 def _load(ir: str | Module, allow_outside_weights: bool) -> Module:
     from . import ir as irmod
 
-    return irmod.load(ir, allow_outside_weights=allow_outside_weights) if isinstance(ir, str) else ir
+    return flatten(irmod.load(ir, allow_outside_weights=allow_outside_weights) if isinstance(ir, str) else ir)
 
 
 def _source_side(source: object, module: Module) -> Runtime:
@@ -433,7 +435,7 @@ def _ir_pair_rule(before: Module, after: Module, rule: str) -> tuple[str, str]:
 
     old = set(before.weights.keys())
     pairs = [(k, weight_tensor(after.weights, k), weight_tensor(before.weights, k) if k in old else None)
-             for k in sorted({op.attrs["key"] for op in after.ops() if op.name == "nn.param"})]
+             for k in sorted({op.attrs["key"] for op in flatten(after).ops() if op.name == "nn.param"})]
     same, reason = _same_weights(pairs)
     if rule != "auto":
         return rule, "chosen with --rule"

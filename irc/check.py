@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from .fidelity import Verdict, compare
 from .ir import IrcError, Module
+from .ir.structure import flatten
 from .ir.writer import finish_pending_writes
 
 if TYPE_CHECKING:
@@ -235,6 +236,7 @@ def _ir_target(ir, src_state: dict, seed: int, allow_outside_weights: bool) -> T
     from .backend.pytorch.executor import Executor, weight_tensor
 
     module = irmod.load(ir, allow_outside_weights=allow_outside_weights) if isinstance(ir, str) else ir
+    module = flatten(module)
     types = [a.type for a in module.main.args]
     keys = sorted({op.attrs["key"] for op in module.ops() if op.name == "nn.param"})
     pairs = [(k, weight_tensor(module.weights, k), src_state.get(k)) for k in keys]

@@ -3,7 +3,7 @@
 Imports nothing from torch, ONNX, or the rest of irc.
 """
 
-from .core import DTYPES, DenseAttr, FileLoc, Func, FusedLoc, Module, NameLoc, Op, TensorType, Value, parse_type
+from .core import DTYPES, DenseAttr, FileLoc, Frame, Func, FusedLoc, Module, NameLoc, Op, TensorType, Value, parse_type
 from .diagnostics import Diagnostic, DiagnosticError, IrcError
 from .io import load, save
 from .parser import parse
@@ -12,7 +12,7 @@ from .verifier import verify
 from .weights import WeightStore
 
 __all__ = [
-    "DTYPES", "DenseAttr", "FileLoc", "Func", "FusedLoc", "Module", "NameLoc", "Op", "TensorType", "Value",
+    "DTYPES", "DenseAttr", "FileLoc", "Frame", "Func", "FusedLoc", "Module", "NameLoc", "Op", "TensorType", "Value",
     "parse_type", "Diagnostic", "DiagnosticError", "IrcError", "load", "save", "parse", "print_module", "verify",
     "WeightStore",
 ]

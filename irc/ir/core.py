@@ -171,7 +171,7 @@ class Value:
 class Op:
     """`%r = nn.NAME(%a, %b) {attrs} : type loc(...)`. `name` is the full name, e.g. 'nn.conv2d'."""
 
-    __slots__ = ("attrs", "func", "loc", "name", "operand_pos", "operands", "pos", "results", "type_pos")
+    __slots__ = ("attrs", "func", "loc", "name", "operand_pos", "operands", "pos", "results", "scope", "type_pos")
 
     def __init__(self, name, operands=(), attrs=None, result_types=(), result_names=(), loc=None, pos=None):
         self.name = name
@@ -182,6 +182,7 @@ class Op:
         self.operand_pos = None  # [(line, col)] of each operand in its text
         self.type_pos = None  # [(line, col)] of each written result type
         self.func = None
+        self.scope: tuple = ()  # the Frames of the module calls this op ran in (irc.ir.structure), outermost first
         for v in operands:
             self.operands.append(v)
             v.uses.append(self)
@@ -220,8 +221,10 @@ RETURN = "return"
 class Func:
     """`func @forward(%x: tensor<...>) -> tensor<...> { ops; return ... }`."""
 
-    def __init__(self, name: str, args: list[Value], result_types: list[TensorType], pos=None):
+    def __init__(self, name: str, args: list[Value], result_types: list[TensorType], pos=None,
+                 attrs: dict | None = None):
         self.name = name
+        self.attrs = dict(attrs or {})  # `attributes {class = "Bottleneck"}`: what the function was in the source
         self.args = args
         self.result_types = list(result_types)
         self.ops: list[Op] = []
@@ -289,6 +292,22 @@ class Module:
     def ops(self) -> Iterator[Op]:
         for f in self.funcs:
             yield from f.ops
+
+    def func(self, name: str) -> Func | None:
+        """The function named `name` (without its @), or None."""
+        return next((f for f in self.funcs if f.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One module call an op ran in: `ident` tells calls apart (a module called twice has two), `path` is
+    the called module's attribute path under its caller (`layer1`, `0`), `cls` its class name, `sequential`
+    whether it runs its children in order (an nn.Sequential)."""
+
+    ident: str
+    path: str
+    cls: str
+    sequential: bool = False
 
 
 @dataclass(frozen=True)

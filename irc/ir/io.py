@@ -36,7 +36,10 @@ def load(path: str, verify_module: bool = True, allow_outside_weights: bool = Fa
 
 
 def used_param_keys(module: Module) -> list[str]:
-    return sorted({op.attrs["key"] for op in module.ops() if op.name == "nn.param"})
+    """The weight keys the module reads (a block's relative keys under each of its calls' scopes)."""
+    from .structure import flatten
+
+    return sorted({op.attrs["key"] for op in flatten(module).ops() if op.name == "nn.param"})
 
 
 def save(module: Module, path: str, strip_locs: bool = False, weights_name: str | None = None) -> None:

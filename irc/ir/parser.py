@@ -161,12 +161,16 @@ class _ToTree(Transformer):
         types = next((t for t in items if isinstance(t, list)), None)
         return ("return", kw, operands, types)
 
+    def func_attrs(self, attrs):
+        return ("attributes", attrs)
+
     def func(self, name, *items):
         items = [i for i in items if i is not None]
-        args = [i for i in items if isinstance(i, tuple) and len(i) == 2]
+        args = [i for i in items if isinstance(i, tuple) and len(i) == 2 and i[0] != "attributes"]
+        attrs = next((i[1] for i in items if isinstance(i, tuple) and i[0] == "attributes"), None)
         result_types = next(i for i in items if isinstance(i, list))
         body = [i for i in items if isinstance(i, tuple) and len(i) > 2]
-        return (name, args, result_types, body)
+        return (name, args, result_types, body, attrs or {})
 
     def module(self, name, *items):
         attrs = next((i for i in items if isinstance(i, dict)), {})
@@ -250,7 +254,7 @@ _TOKEN_NAMES = {
     "FLOAT": "a number", "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
     "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "MORETHAN": "'>'", "RETURN": "'return'", "FUNC": "'func'",
     "MODULE": "'module'", "SIMPLE_LOC": "'loc'", "INT_LIST": "'['", "INT_LIST2": "'['", "DENSE": "'dense<'",
-    "TRUE": "true", "FALSE": "false", "LOC": "'loc'", "__ANON_0": "'->'",
+    "TRUE": "true", "FALSE": "false", "LOC": "'loc'", "ATTRIBUTES": "'attributes'", "__ANON_0": "'->'",
     "$END": "end of file",
 }
 
@@ -352,14 +356,14 @@ class _Scope:
 
 
 def _build_func(parsed, module, diags) -> Func:
-    name_tok, args, result_types, body = parsed
+    name_tok, args, result_types, body, attrs = parsed
     scope = _Scope(diags)
     arg_values = []
     for tok, ty in args:
         v = Value(tok[1:], ty)
         scope.define(v, tok)
         arg_values.append(v)
-    func = Func(str(name_tok)[1:], arg_values, result_types, pos=_pos(name_tok))
+    func = Func(str(name_tok)[1:], arg_values, result_types, pos=_pos(name_tok), attrs=attrs)
     func.module = module
     for item in body:
         if item[0] == "return":
@@ -411,6 +415,8 @@ def _infer_for_parser(opname, in_values, attrs, module, nresults, pos, diags):
         return [None] * nresults
     try:
         full = normalize_attrs(opdef, attrs)
+        if opname == "nn.call":  # the callee's result types, filled in by the verifier
+            return [None] * nresults
         if opname == "nn.param":
             key = full["key"]
             if module.weights is None or not module.weights.has(key):

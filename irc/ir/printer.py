@@ -31,8 +31,9 @@ def print_module(module: Module, strip_locs: bool = False) -> str:
         if i:
             out.append("\n")
         args = ", ".join(f"%{_name(_VALUE, a.name, 'value name')}: {a.type}" for a in func.args)
+        attrs = f" attributes{_attr_dict(func.attrs)}" if func.attrs else ""
         out.append(f"  func @{_name(_SYMBOL, func.name, 'function name')}({args}) -> "
-                   f"{_result_types(func.result_types)} {{\n")
+                   f"{_result_types(func.result_types)}{attrs} {{\n")
         for op in func.ops:
             out.append("    " + print_op(op, strip_locs) + "\n")
         rets = func.outputs

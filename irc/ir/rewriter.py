@@ -27,6 +27,9 @@ class Rewriter:
         return op
 
     def insert_before(self, anchor: Op, op: Op) -> Op:
+        """Place `op` before `anchor`; a new op joins the block its anchor is in (`Op.scope`)."""
+        if not op.scope:
+            op.scope = anchor.scope
         self._inserts.setdefault(id(anchor), []).append(op)
         self.changed = True
         return op

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections import Counter
 
 from .core import Module
+from .structure import flatten
 from .weights import ITEMSIZE
 
 
 def op_counts(module: Module) -> Counter:
-    return Counter(op.kind for op in module.ops())
+    """Ops by kind, every block counted once per call."""
+    return Counter(op.kind for op in flatten(module).ops())
 
 
 def param_stats(module: Module) -> tuple[int, int]:
     """(number of parameters, bytes) over the distinct weight keys the module uses."""
     seen, count, nbytes = set(), 0, 0
-    for op in module.ops():
+    for op in flatten(module).ops():
         if op.name == "nn.param" and op.attrs["key"] not in seen:
             seen.add(op.attrs["key"])
             t = op.result.type

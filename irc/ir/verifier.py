@@ -59,7 +59,37 @@ class _Verifier:
             if func.name in names:
                 self.diags.append(Diagnostic(f"function @{func.name} is defined twice", func.pos))
             names.add(func.name)
+        self.prefixes = self.call_prefixes()
+        for func in self.module.funcs:
             self.func(func)
+
+    def call_prefixes(self) -> dict[str, list[str]]:
+        """For each function reached from the main one, the key prefixes it is called under (`layer1.0.`);
+        a call of a missing function, or a cycle of calls, is reported here."""
+        prefixes: dict[str, list[str]] = {}
+        if not self.module.funcs:
+            return prefixes
+        main = self.module.main
+        stack = [(main, "", (main.name,))]
+        while stack:
+            func, prefix, chain = stack.pop()
+            if prefix in prefixes.setdefault(func.name, []):
+                continue
+            prefixes[func.name].append(prefix)
+            if len(prefixes[func.name]) > 4096:
+                continue
+            for op in func.ops:
+                if op.name != "nn.call" or not isinstance(op.attrs.get("callee"), str):
+                    continue
+                callee = self.module.func(op.attrs["callee"])
+                if callee is None:
+                    continue  # reported with the op
+                if callee.name in chain:
+                    self.error(op, f"@{func.name} calls @{callee.name}, which calls it back: calls cannot recurse "
+                                   f"({' -> '.join('@' + n for n in chain + (callee.name,))})")
+                    continue
+                stack.append((callee, f"{prefix}{op.attrs.get('scope', '')}.", chain + (callee.name,)))
+        return prefixes
 
     def func(self, func):
         defined = set()
@@ -133,6 +163,9 @@ class _Verifier:
             if problem:
                 self.error(op, f"{op.name} attribute '{key}': {problem}")
                 return
+        if op.name == "nn.call":
+            self.call(op)
+            return
         want = opdef.results_for(op.attrs)
         if len(op.results) != want:
             self.error(op, f"{op.name} has {want} results here, got {len(op.results)}")
@@ -158,9 +191,46 @@ class _Verifier:
                 which = "result type" if len(op.results) == 1 else f"result {i} type"
                 self.error(op, f"{op.name} {which} {r.type} does not match inferred {t}", pos)
 
+    def call(self, op: Op):
+        """`nn.call`: the callee exists, is not the main function, and takes and returns these types."""
+        callee = self.module.func(op.attrs["callee"])
+        scope = op.attrs["scope"]
+        if callee is None:
+            close = difflib.get_close_matches(op.attrs["callee"], [f.name for f in self.module.funcs], n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            self.error(op, f"nn.call of undefined function @{op.attrs['callee']}{hint}")
+            return
+        if callee is self.module.main:
+            self.error(op, f"nn.call of @{callee.name}, the main function")
+            return
+        if not scope or any(not part for part in scope.split(".")):
+            self.error(op, f"nn.call scope '{scope}' is not an attribute path like 'layer1' or 'layer1.0'")
+        if len(op.operands) != len(callee.args):
+            self.error(op, f"nn.call passes {len(op.operands)} operands but @{callee.name} takes {len(callee.args)}")
+            return
+        for i, (v, a) in enumerate(zip(op.operands, callee.args, strict=True)):
+            if v.type != a.type and a.type is not None:
+                self.error(op, f"nn.call operand {i} (%{v.name}) is {v.type} but @{callee.name} takes {a.type}")
+        if len(op.results) != len(callee.result_types):
+            self.error(op, f"nn.call has {len(op.results)} results but @{callee.name} returns "
+                           f"{len(callee.result_types)}")
+            return
+        for i, (r, t) in enumerate(zip(op.results, callee.result_types, strict=True)):
+            if r.type is None:
+                r.type = t
+            elif r.type != t:
+                pos = op.type_pos[i] if op.type_pos else op.pos
+                self.error(op, f"nn.call result {i} is {r.type} but @{callee.name} returns {t}", pos)
+
     def param(self, op: Op):
+        # a function no call reaches is not checked against the weights: its keys are relative to a call
+        name = op.func.name if op.func is not None else None
+        for prefix in self.prefixes.get(name, []) if name in self.prefixes or op.func is not None else [""]:
+            self.param_at(op, prefix)
+
+    def param_at(self, op: Op, prefix: str):
         store = self.module.weights
-        key = op.attrs["key"]
+        key = prefix + op.attrs["key"]
         if store is None:
             if not self.weights_reported:
                 self.error(op, "nn.param needs a weight file, but the module has no 'weights' attribute")

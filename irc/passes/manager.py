@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from ..ir import Module, verify
+from ..ir.structure import flatten, outline
 from ..ir.printer import print_module
 from .base import Pass, PassError
 
@@ -67,12 +68,22 @@ def run_passes(module: Module, passes: str | Sequence[Pass | str], verify_each: 
         passes = parse_pipeline(passes)
     if passes and passes[0].needs_valid_input:
         verify(module)
+    # passes see one flat function; the blocks are found again after them where the rewritten ones are
+    # still alike (irc.ir.structure)
+    work = flatten(module)
     for p in passes:
-        p.apply(module)
+        p.apply(work)
         if verify_each:
-            verify(module)
+            verify(work)
         if print_after_all is not None:
             out = print_after_all if print_after_all is not True else sys.stdout
             out.write(f"// ----- IR after {p.name} -----\n")
-            out.write(print_module(module, strip_locs=strip_locs))
+            out.write(print_module(outline(flatten(work, copy=True)) if work is not module else work,
+                                   strip_locs=strip_locs))
+    if work is not module:
+        outline(work)
+        module.funcs = work.funcs
+        for f in module.funcs:
+            f.module = module
+        verify(module)
     return module

@@ -58,7 +58,10 @@ def runtime_class(kind: str) -> type:
 def open_runtime(kind: str, path: str, module: Module | None = None, names: dict[str, str] | None = None,
                  weights: str | None = None) -> object:
     """An instance of the runtime of `kind` for the file (or directory) at `path`."""
-    return runtime_class(kind)(path, module=module, names=names, weights=weights)
+    from ..ir.structure import flatten
+
+    return runtime_class(kind)(path, module=flatten(module) if module is not None else None, names=names,
+                               weights=weights)
 
 
 def source_names(kind: str, path: str, weights: str | None = None) -> dict[str, str] | None:

@@ -22,6 +22,7 @@ from ...ir import IrcError, Module, Value
 from ...ir.core import uniquify
 from ...ir.dense import weight_values
 from ...ir.ops import OPS
+from ...ir.structure import flatten
 from ...ir.table import OpTable
 from ...ir.writer import write_files
 
@@ -144,6 +145,7 @@ def emit_caffe(module: Module, output: str, *, progress: Callable[[str], None] |
                **options: object) -> dict:
     """Write `output/deploy.prototxt` and `output/model.caffemodel` for `module` (NCHW; run nhwc-to-nchw first
     for a channel-last graph)."""
+    module = flatten(module)  # the blocks inlined (irc.ir.structure)
     if options:
         raise IrcError(f"the Caffe target takes no options (got {', '.join(sorted(options))})")
     emitter = CaffeEmitter(module)

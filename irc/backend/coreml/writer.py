@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable
 
 from ...ir import IrcError, Module
+from ...ir.structure import flatten
 from ...ir.writer import WriteError, umask
 from .emitter import Emitter, coreml_modules
 
@@ -54,6 +55,7 @@ def emit_coreml(module: Module, output: str, *, progress: Callable[[str], None] 
                 weights: str = "f32") -> dict:
     """Write `module` as the ML program package `output` (a directory named *.mlpackage); returns
     {"files": [output], "detail": one line}."""
+    module = flatten(module)  # the blocks inlined (irc.ir.structure)
     progress = progress or (lambda msg: None)
     if weights not in PRECISIONS:
         raise IrcError(f"--weights {weights}: CoreML packages are written with f32 or f16 weights")

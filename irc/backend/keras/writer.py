@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ...ir import IrcError, Module
 from ...ir.ops import OPS
+from ...ir.structure import flatten
 from ...ir.writer import write_files
 from .emitter import KerasEmitter
 from .source import model_source
@@ -62,6 +63,7 @@ def build_keras_model(source: str, emitter: KerasEmitter) -> object:
 def emit_keras(module: Module, output: str, *, progress: Callable[[str], None] | None = None,
                weights: str = "f32", **options: object) -> dict:
     """Write `module` as a Keras 3 model in the folder `output`; returns {"files", "detail"}."""
+    module = flatten(module)  # the blocks inlined (irc.ir.structure)
     if options:
         raise IrcError(f"the Keras target takes no option {', '.join(sorted(options))}")
     if weights != "f32":

@@ -24,6 +24,7 @@ from ...ir.core import uniquify
 from ...ir.dense import weight_values
 from ...ir.ops import OPS
 from ...ir.printer import print_op
+from ...ir.structure import flatten
 from ...ir.table import OpTable
 from ...ir.writer import write_files
 
@@ -155,6 +156,7 @@ def emit_mxnet(module: Module, output: str, *, progress: Callable[[str], None] |
                **options: object) -> dict:
     """Write `output/model-symbol.json` and `output/model-0000.params` for `module` (NCHW; run nhwc-to-nchw
     first for a channel-last graph). MXNet is not needed."""
+    module = flatten(module)  # the blocks inlined (irc.ir.structure)
     if options:
         raise IrcError(f"the MXNet target takes no options (got {', '.join(sorted(options))})")
     emitter = MxnetEmitter(module)

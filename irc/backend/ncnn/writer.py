@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ...ir import IrcError, Module
+from ...ir.structure import flatten
 from ...ir.writer import write_files
 from .emitter import Emitter, Layer
 
@@ -118,6 +119,7 @@ def emit_ncnn(module: Module, output: str, *, progress: Callable[[str], None] | 
               weights: str = "f32") -> dict:
     """Write `output/model.ncnn.param`, `output/model.ncnn.bin` and `output/model_ncnn.py` for `module`;
     returns {"files": [paths], "detail": one line, ...}. `weights`: "f32", or "f16" for fp16 storage."""
+    module = flatten(module)  # the blocks inlined (irc.ir.structure)
     if weights not in WEIGHT_MODES:
         raise IrcError(f"--weights {weights}: ncnn weights are f32 or f16")
     progress = progress or (lambda msg: None)

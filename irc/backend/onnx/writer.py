@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from ...ir import IrcError, Module
+from ...ir.structure import flatten
 from ...ir.writer import write_files
 from .emitter import DEFAULT_OPSET, build
 
@@ -38,6 +39,7 @@ def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_da
     external_data: None (default) puts the weights in `<path>.data` when tensors total more than 2 GB;
     True/False force it. The file is checked with onnx.checker.check_model(full_check=True).
     """
+    module = flatten(module)  # the blocks inlined (irc.ir.structure)
     if module.path and os.path.exists(path) and os.path.exists(module.path) and os.path.samefile(path, module.path):
         raise IrcError(f"refusing to overwrite the input file {path}")
     progress = progress or (lambda msg: None)

@@ -31,6 +31,9 @@ from ...ir.table import OpTable
 EMITTERS = OpTable("torch expression", ir_keys=True)
 emits = EMITTERS.register
 MODULES = OpTable("nn.Module form", ir_keys=True)
+# IR op -> layer(op) -> the constructor of a parameterless nn.* layer computing it (`nn.ReLU()`), or None: how an
+# op is written as one child of an nn.Sequential (irc/backend/pytorch/blocks.py)
+LAYERS = OpTable("parameterless nn layer", ir_keys=True)
 HELPERS: dict[str, str] = {}  # name -> source of a function using only torch and F
 HELPER_DEPS: dict[str, tuple] = {}
 
@@ -103,9 +106,19 @@ class Src:
 DEFAULT = object()  # a keyword value equal to torch's default: `call` leaves it out
 
 
+# while True, arguments at torch's default are written out too: blocks.py writes the classes of one source
+# class so, when leaving them out makes two instances' code differ by more than their literals
+SPELL_DEFAULTS = [False]
+
+
 def unless(value: object, default: object) -> object:
     """`value`, or DEFAULT when it equals torch's `default` (so `call` leaves it out)."""
-    return DEFAULT if value == default else value
+    return DEFAULT if value == default and not SPELL_DEFAULTS[0] else value
+
+
+def keyword_text(text: str, is_default: bool) -> str | None:
+    """A constructor keyword's text, or None (left out) at torch's default."""
+    return None if is_default and not SPELL_DEFAULTS[0] else text
 
 
 class Ctx:

@@ -6,7 +6,20 @@ from ...ir import IrcError
 from ...ir.core import Op
 from ...ir.layout import weight_perm
 from ...ir.ops import OPS
-from .base import Ctx, call, ctor_keywords, emits, helper, in_nchw, lit, module_form, pair, unless
+from .base import (
+    LAYERS,
+    Ctx,
+    call,
+    ctor_keywords,
+    emits,
+    helper,
+    in_nchw,
+    keyword_text,
+    lit,
+    module_form,
+    pair,
+    unless,
+)
 
 
 def _flat_pad(padding: list) -> tuple:
@@ -165,12 +178,12 @@ def adaptive_max_pool2d(ctx: Ctx, op: Op) -> str:
 
 
 def _conv_keywords(attrs: dict, padding: list, bias) -> list[tuple[str, object]]:
-    return [("stride", None if attrs["stride"] == [1, 1] else pair(attrs["stride"])),
-            ("padding", None if padding == [0, 0] else pair(padding)),
+    return [("stride", keyword_text(pair(attrs["stride"]), attrs["stride"] == [1, 1])),
+            ("padding", keyword_text(pair(padding), padding == [0, 0])),
             ("output_padding", None if attrs.get("output_padding", [0, 0]) == [0, 0] else
              pair(attrs["output_padding"])),
-            ("dilation", None if attrs["dilation"] == [1, 1] else pair(attrs["dilation"])),
-            ("groups", None if attrs["groups"] == 1 else attrs["groups"]),
+            ("dilation", keyword_text(pair(attrs["dilation"]), attrs["dilation"] == [1, 1])),
+            ("groups", keyword_text(attrs["groups"], attrs["groups"] == 1)),
             ("bias", None if bias is not None else False)]
 
 
@@ -275,3 +288,18 @@ def conv3d_module(op: Op, params: list, dtype: str | None) -> str | None:
                 ("bias", None if params[1] is not None else False), ("dtype", dtype)]
     cin, cout = w.shape[1] * attrs["groups"], w.shape[0]
     return f"nn.Conv3d({cin}, {cout}, {lit(list(w.shape[2:]))}" + ctor_keywords(keywords) + ")"
+
+
+@LAYERS.register("max_pool2d")
+def max_pool2d_layer(op: Op) -> str | None:
+    attrs = op.attrs
+    if attrs["layout"] != "nchw" or not _pool_native(attrs):
+        return None
+    pad = [attrs["padding"][0][0], attrs["padding"][1][0]]
+    return call("nn.MaxPool2d", kernel_size=attrs["kernel_size"], stride=attrs["stride"], padding=unless(pad, [0, 0]),
+                dilation=unless(attrs["dilation"], [1, 1]), ceil_mode=unless(attrs["ceil_mode"], False))
+
+
+@LAYERS.register("adaptive_avg_pool2d")
+def adaptive_avg_pool2d_layer(op: Op) -> str | None:
+    return f"nn.AdaptiveAvgPool2d({lit(op.attrs['output_size'])})" if op.attrs["layout"] == "nchw" else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...ir.core import Op
-from .base import DEFAULT, Ctx, call, emits, lit
+from .base import DEFAULT, LAYERS, Ctx, call, emits, lit
 
 CALLS = {"relu": "F.relu", "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "silu": "F.silu",
          "hardswish": "F.hardswish", "exp": "torch.exp", "log": "torch.log", "sqrt": "torch.sqrt",
@@ -87,3 +87,18 @@ def compare(ctx: Ctx, op: Op) -> str:
 @emits("where")
 def where(ctx: Ctx, op: Op) -> str:
     return f"torch.where({ctx.arg(0)}, {ctx.arg(1)}, {ctx.arg(2)})"
+
+
+for _name, _layer in {"relu": "nn.ReLU()", "sigmoid": "nn.Sigmoid()", "silu": "nn.SiLU()", "hardswish": "nn.Hardswish()",
+                      "tanh": "nn.Tanh()"}.items():
+    LAYERS.register(_name)(lambda op, layer=_layer: layer)
+
+
+@LAYERS.register("clamp")
+def clamp_layer(op: Op) -> str | None:
+    return "nn.ReLU6()" if op.attrs.get("min") == 0.0 and op.attrs.get("max") == 6.0 else None
+
+
+@LAYERS.register("gelu")
+def gelu_layer(op: Op) -> str:
+    return "nn.GELU()" if op.attrs["approximate"] == "none" else f"nn.GELU(approximate={lit(op.attrs['approximate'])})"

@@ -64,9 +64,10 @@ from collections.abc import Callable
 from ...ir import IrcError, Module, verify
 from ...ir.core import Op, TensorType
 from ...ir.ops import OPS
+from ...ir.structure import flatten, has_calls
 from ...ir.weights import safetensors_header
 from ...ir.writer import write_files
-from . import template
+from . import blocks, template
 from .base import HELPERS, MODULES, Ctx, expression, helper_source, torch_dtype_text
 from .modules import INPLACE, Node, find_modules, key_prefix, param_op, value_named_modules
 from .names import IDENT, Names, attribute_name, class_name, clean_segment, module_attrs, sanitize
@@ -82,9 +83,9 @@ class EmitError(IrcError):
 
 
 class _Emitter:
-    def __init__(self, module: Module):
+    def __init__(self, module: Module, func=None):
         self.module = module
-        self.func = module.main
+        self.func = func or module.main
         self.reserved_attrs = module_attrs()
         self.renamed: dict[str, str] = {}  # emitted key -> source key, for keys that changed
         self.constants: list[tuple[str, str]] = []  # (attribute, expression) of the buffers built once
@@ -186,7 +187,9 @@ class _Emitter:
             ctx = Ctx(operands)
             prefix = self._module_prefix(op)
             form = MODULES.lookup(op.name) if prefix is not None else None
-            expr = form.call(ctx, op, self.module_expr[prefix]) if form else expression(ctx, op)
+            expr = self.call_expression(op, operands)
+            if expr is None:
+                expr = form.call(ctx, op, self.module_expr[prefix]) if form else expression(ctx, op)
             helpers |= ctx.helpers
             if len(op.results) == 1 and expr == operands[0]:  # identity, dropout: no line
                 val[id(op.result)] = expr
@@ -204,6 +207,10 @@ class _Emitter:
         lines.append("return " + (", ".join(rets) if rets else "None"))
         return lines, helpers
 
+    def call_expression(self, op: Op, operands: list[str]) -> str | None:
+        """How forward runs an `nn.call` (irc/backend/pytorch/blocks.py); None for every other op."""
+        return None
+
     def _module_prefix(self, op) -> str | None:
         if MODULES.lookup(op.name) is None or len(op.operands) < 2:
             return None
@@ -218,8 +225,7 @@ class _Emitter:
     def emit(self) -> str:
         self.build_tree()
         cls = class_name(self.module.name)
-        reserved = (set(dir(builtins)) | set(keyword.kwlist) | set(HELPERS)
-                    | {"self", "torch", "F", "nn", "os", "json", "load", "finish_pending_writes"})
+        reserved = RESERVED
         if cls in reserved | {template.CONTAINER}:
             cls += "Model"
         self.cls = cls
@@ -289,12 +295,42 @@ class _Emitter:
         return self.emitted_key[k].rsplit(".", 1)[0]
 
 
+RESERVED = (set(dir(builtins)) | set(keyword.kwlist) | set(HELPERS)
+            | {"self", "torch", "F", "nn", "os", "json", "load", "finish_pending_writes"})
+
+
+def _structured(module: Module, flat: _Emitter) -> str:
+    """model.py with one class per distinct block (irc/backend/pytorch/blocks.py), the top class named as the
+    flat one; raises Unstructurable when the blocks cannot be written."""
+    reserved = RESERVED | {flat.cls, template.CONTAINER}
+    classes = blocks.Classes(module, reserved)
+    classes.build()
+    top = classes.emitter(module, module.main, classes.blocks)
+    init, lines, args, helpers = top.body(reserved | classes.class_names)
+    helpers |= classes.helpers
+    base = template.CONTAINER if any(c.attr.isdigit() for c in top.root.children.values()) else "nn.Module"
+    body = classes.texts + [blocks._render(flat.cls, base, init, lines, args)]
+    code = "\n\n".join(body)
+    out = [template.header(flat.cls, sanitize(module.name), "F." in code or bool(helpers))]
+    if helpers:
+        out.append("\n\n" + helper_source(helpers).rstrip("\n") + "\n")
+    if "Container" in code:
+        out.append(template.container())
+    out.append("\n\n" + "\n\n".join(body))
+    out.append(template.example_inputs(module.main.args))
+    out.append(template.load(flat.cls))
+    source = "".join(out)
+    _check_safe(source)
+    return source
+
+
 def _targets(op, outs: list[str], form) -> str:
     """The assignment's left side: a module form's pattern, or the names (a one-element tuple for an
     op whose number of results follows its attributes, such as a split into one piece)."""
     if form is not None:
         return form.targets(outs)
-    return ", ".join(outs) + ("," if len(outs) == 1 and callable(OPS[op.name].num_results) else "")
+    several = callable(OPS[op.name].num_results) and op.name != "nn.call"  # a call returns what its callee does
+    return ", ".join(outs) + ("," if len(outs) == 1 and several else "")
 
 
 def _fresh(op: Op, expr: str, operands: list[str]) -> bool:
@@ -424,9 +460,14 @@ def emit_pytorch(module: Module, out_dir: str, progress: Callable[[str], None] |
     progress("verifying")
     verify(module)
     progress("generating model.py")
-    emitter = _Emitter(module)
+    emitter = _Emitter(flatten(module))
     source = emitter.emit()
     entries = emitter.weight_entries()
+    if has_calls(module) and not emitter.renamed:
+        try:
+            source = _structured(module, emitter)
+        except blocks.Unstructurable:
+            pass  # written flat
     py_path = os.path.join(out_dir, "model.py")
     st_path = os.path.join(out_dir, "model.safetensors")
     _check_targets(module, out_dir, [py_path, st_path])

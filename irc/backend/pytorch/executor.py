@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ...ir import Module
 from ...ir.core import Func
+from ...ir.structure import flatten
 from ...ir.dtypes import IR_TO_NP
 from ...ir.ops import OPS
 from ...ir.weights import WeightStore
@@ -38,7 +39,9 @@ def compile_func(module: Module, func: Func | None = None, capture: bool = False
     capture: make `run` a generator that yields `("IR value name", tensor)` after each op computes its
     results (not params nor constants), in execution order, and returns the outputs (`irc.bisect`'s
     IrRuntime); without it the source is exactly the plain executor's."""
-    func = func or module.main
+    if func is None:
+        module = flatten(module)
+        func = module.main
     names: dict[int, str] = {}
     lines, keys, constants, helpers = [], [], [], set()
     for i, a in enumerate(func.args):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...ir.core import INT64_MAX, Op
-from .base import Ctx, call, emits, helper, lit, unless
+from .base import LAYERS, Ctx, call, emits, helper, lit, unless
 
 
 @emits("concat")
@@ -45,6 +45,11 @@ def reshape(ctx: Ctx, op: Op) -> str:
 def flatten(ctx: Ctx, op: Op) -> str:
     return call("torch.flatten", ctx.arg(0), start_dim=unless(op.attrs["start_axis"], 0),
                 end_dim=unless(op.attrs["end_axis"], -1))
+
+
+@LAYERS.register("flatten")
+def flatten_layer(op: Op) -> str:
+    return call("nn.Flatten", start_dim=unless(op.attrs["start_axis"], 1), end_dim=unless(op.attrs["end_axis"], -1))
 
 
 @emits("transpose")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from ...ir import IrcError, Module, verify
 from ...ir.ops import OPS
+from ...ir.structure import flatten
 from ...ir.writer import write_files
 from .emitter import Emitter, pack
 
@@ -58,6 +59,7 @@ def emit_tflite(module: Module, output: str, *, progress: Callable[[str], None] 
                 weights: str = "f32", **options: object) -> dict:
     """Write `module` as one .tflite flatbuffer at `output` (atomically); weights "f32" or "f16" (float16
     constants dequantized at load, as TensorFlow's converter writes them). Returns {"files", "detail", ...}."""
+    module = flatten(module)  # the blocks inlined (irc.ir.structure)
     if options:
         raise IrcError(f"the tflite target takes no option {', '.join(sorted(options))} (only weights)")
     if module.path and os.path.exists(output) and os.path.exists(module.path) and os.path.samefile(output,

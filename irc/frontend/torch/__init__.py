@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable
 
 from ...ir import Module, verify
+from ...ir.structure import outline
 from ...ir.core import sanitize_name as sanitize
 from . import attention, conv, core_ops, custom, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
 from .custom import ENTRY_POINT_GROUP, load_plugins, register_importer
@@ -35,7 +36,7 @@ from .recurrent import patch_recurrent
 def import_model(model: object, input_types: list | None = None, batch: int | str = 1, name: str | None = None,
                  progress: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None,
                  dynamic_dims: list | None = None, input_names: list[str] | None = None,
-                 keep_modules: list[str] | None = None) -> Module:
+                 keep_modules: list[str] | None = None, structured: bool = True) -> Module:
     """Import a torch.nn.Module (or a torch.export.ExportedProgram) into a verified irc Module.
 
     input_types: one (shape_without_batch, dtype) per input, e.g. [((3, 224, 224), "f32")].
@@ -50,6 +51,8 @@ def import_model(model: object, input_types: list | None = None, batch: int | st
     input_names: the IR's argument names (default: the names of forward's parameters).
     keep_modules: classes ("package.module:Class" or "path/to/file.py:Class") whose every instance becomes one
     opaque `nn.call_module` op (see custom.py).
+    structured: keep the model's blocks (one function per distinct submodule structure, `nn.call` per instance,
+    irc.ir.structure); False gives one flat function. A model with kept modules is imported flat.
     progress: optional callable(str) told about the slow steps. warn: callable(str) for warnings
     (default: warnings.warn). The model itself is never modified: a deep copy is exported. The copy
     shares the model's parameter and buffer tensors, and so do the returned module's weights
@@ -68,6 +71,8 @@ def import_model(model: object, input_types: list | None = None, batch: int | st
     importer.user_training = bool(getattr(model, "training", False))
     with quiet_torch():
         module = importer.run()
+    if structured and not any(op.name == "nn.call_module" for op in module.ops()):
+        outline(module)
     progress("verifying")
     verify(module)
     return module

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 
-from ...ir import DenseAttr, FileLoc, Func, IrcError, Module, TensorType, Value, WeightStore
+from ...ir import DenseAttr, FileLoc, Frame, Func, IrcError, Module, TensorType, Value, WeightStore
 from ...ir.core import DENSE_MAX
 from ...ir.core import sanitize_name as sanitize
 from ...ir.dtypes import FLOAT_DTYPES, from_torch
@@ -170,6 +170,7 @@ class TorchImporter(Frontend):
         self.node_values: dict | None = None  # when a dict: fx node name -> the Value it became (irc.bisect)
         self.input_names: list[str] | None = None  # names for the function's arguments (else the forward's)
         self.user_training = False  # the model given was in training mode (irc exports an eval-mode copy)
+        self._frame_cache: dict = {}
 
     # -- module paths, names, locations
 
@@ -188,6 +189,34 @@ class TorchImporter(Frontend):
         except Exception:
             return False
         return next(iter(sub.children()), None) is None
+
+    def frames(self, node: torch.fx.Node | None) -> tuple:
+        """The blocks `node` ran in (irc.ir.structure): every module call on its `nn_module_stack` below the
+        model itself, down to the first of torch.nn's own layers (whose ops stay in the block that called it)."""
+        stack = (node.meta.get("nn_module_stack") or {}) if node is not None else {}
+        key = tuple(stack)
+        if key in self._frame_cache:
+            return self._frame_cache[key]
+        frames, parent = [], ""
+        for ident, (path, type_name) in stack.items():
+            if not isinstance(path, str) or not path:
+                continue
+            type_name = str(type_name)
+            sub = self._submodule(path)
+            sequential = isinstance(sub, torch.nn.Sequential)
+            if type_name.startswith("torch.nn.modules.") and not sequential:
+                break
+            rel = path[len(parent) + 1:] if parent and path.startswith(parent + ".") else path
+            frames.append(Frame(str(ident), rel, type_name.rpartition(".")[2] or "Block", sequential))
+            parent = path
+        self._frame_cache[key] = tuple(frames)
+        return self._frame_cache[key]
+
+    def _submodule(self, path: str) -> torch.nn.Module | None:
+        try:
+            return self.root.get_submodule(path) if self.root is not None else None
+        except Exception:
+            return None
 
     def base_name(self, node: torch.fx.Node, kind: str) -> str:
         path = self._module_path(node)
@@ -221,6 +250,7 @@ class TorchImporter(Frontend):
         """Append nn.KIND; result types from `types` (the node's fake tensors) or the registry. Returns the
         result, or the list of results when there are several or `nresults` is given."""
         op = self.emit_op(kind, operands, attrs, types, name or self.base_name(self.node, kind), self.loc)
+        op.scope = self.frames(self.node)
         return op.results if nresults is not None or len(op.results) != 1 else op.results[0]
 
     def out_type(self, index: int | None = None) -> TensorType:

@@ -1,4 +1,5 @@
-"""Ops without operands: parameters from the weight file and inline constants; and casts."""
+"""Ops without operands: parameters from the weight file and inline constants; casts; and calls of the
+module's other functions (one per distinct block of the source, irc.ir.structure)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,28 @@ define("param", "core", (), [Attr("key", "str", doc="the tensor's name in the we
        doc="A tensor read from the module's weight file. The result type must equal the stored tensor's.")
 define("constant", "core", (), [Attr("value", "dense")], infer_constant, traits=("movement",),
        doc="A small literal tensor written inline: `dense<[...]> : tensor<...>`, or a splat `dense<1.0>`.")
+
+
+def infer_call(ins: list[TensorType], attrs: dict) -> None:
+    # A call's result types are its callee's; the verifier compares the two.
+    return None
+
+
+def _call_results(attrs: dict) -> int:
+    """as many as the callee returns."""
+    return -1  # the verifier counts them against the callee
+
+
+define("call", "core", ("operands*",),
+       [Attr("callee", "str", doc="the function called (its name without the @)"),
+        Attr("scope", "str", doc="the instance's attribute path under its caller (`layer1`, `0`): the callee's "
+                                 "`nn.param` keys are read under this prefix, and the emitted PyTorch module "
+                                 "holds the instance at this path")],
+       infer_call, num_results=_call_results,
+       doc="Runs the function @callee on the operands: one instance of a block of the source model (a "
+           "Bottleneck, an nn.Sequential). The callee's `nn.param` keys are relative to the call's scope, so one "
+           "function serves every instance whose ops are alike; editing it changes them all. Passes run on the "
+           "inlined module and the blocks are found again afterwards (irc.ir.structure).")
 
 
 def infer_cast(ins: list[TensorType], attrs: dict) -> TensorType:

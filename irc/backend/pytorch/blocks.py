@@ -1,0 +1,485 @@
+"""model.py with the source's blocks: one class per distinct block structure (irc.ir.structure).
+
+Each function of a structured module becomes a class written by the same emitter as a flat model (its
+`nn.param` keys are relative, so its modules hang at `self.conv1`, ...), and each `nn.call` an instance at the
+call's scope (`self.layer1[0] = BasicBlock(...)`) called in forward. A function the source had as an
+nn.Sequential whose ops run its children in order becomes an `nn.Sequential(...)` of them (so
+`self.layer1[0]` is a real index; a child with no op left, such as a Dropout, is an `nn.Identity()`).
+
+Functions of one source class whose classes differ only in literals (channel counts, strides, sizes) are one
+class: each literal that differs becomes a constructor argument (`conv1_out_channels`), named after the module
+keyword or the call it is in, and literals that always vary together share one argument. Functions are written
+callees first, so a caller's text holds its blocks' constructor calls and merges the same way.
+
+Anything this form cannot hold (a key whose name had to be changed, a param read both inside and outside a
+block) raises `Unstructurable` and the model is written flat.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import keyword
+import tokenize
+
+from ...ir import Module
+from ...ir.core import Func, Op
+from ...ir.structure import clone_func
+from .base import LAYERS, SPELL_DEFAULTS
+from .modules import Node, find_modules, key_prefix, param_op
+from .names import Names, sanitize
+
+LITERAL_NAMES = ("True", "False", "None")
+
+
+class Unstructurable(Exception):
+    """This model cannot be written with its blocks; it is written flat."""
+
+
+def _emitter_class():
+    from .emitter import _Emitter
+
+    class BlockEmitter(_Emitter):
+        """The flat emitter for one function, with each `nn.call` as an instance at its scope."""
+
+        def __init__(self, module: Module, func: Func, blocks: dict[str, str], optional: dict | None = None):
+            super().__init__(module, func)
+            self.blocks = blocks
+            self.optional = optional or {}  # scope -> the constructor argument holding the child or None
+            self.call_expr: dict[str, str] = {}
+
+        def build_tree(self) -> None:
+            self._collect_keys()
+            self.modules = find_modules(self.func, self.keys, self.key_types)
+            self.relocate = {}
+            self.root = Node("", "")
+            self.key_expr, self.module_expr, self.emitted_key = {}, {}, {}
+            tree: dict = {}
+            ends: set[str] = set()
+            for op in self.func.ops:
+                if op.name == "nn.call":
+                    path = op.attrs["scope"]
+                elif op.name == "nn.param":
+                    key = op.attrs["key"]
+                    pre = key_prefix(key)
+                    path = pre if pre in self.modules else key
+                else:
+                    continue
+                if path in ends:
+                    continue
+                level = tree
+                for seg in path.split("."):
+                    level = level.setdefault(seg, {})
+                ends.add(path)
+            if any(other.startswith(end + ".") for end in ends for other in ends):
+                raise Unstructurable("a block's path holds other tensors")
+            self.has_digits = False
+            self._assign(self.root, tree)
+            for k in self.keys:
+                self._place(k)
+                if self.emitted_key[k] != k:
+                    raise Unstructurable(f"key {k} is renamed")
+            for op in self.func.ops:
+                if op.name == "nn.call":
+                    self._place_call(op)
+
+        def _place_call(self, op: Op) -> None:
+            node, expr = self.root, "self"
+            for seg in op.attrs["scope"].split("."):
+                node = node.children[seg]
+                expr = node.expr(expr)
+            if node.attr != op.attrs["scope"].split(".")[-1]:
+                raise Unstructurable("a block's attribute name was changed")
+            scope = op.attrs["scope"]
+            node.block = self.optional[scope] if scope in self.optional else self.blocks[op.attrs["callee"]]
+            self.call_expr[scope] = expr
+
+        def call_expression(self, op: Op, operands: list[str]) -> str | None:
+            if op.name != "nn.call":
+                return None
+            expr = self.call_expr[op.attrs["scope"]]
+            if op.attrs["scope"] in self.optional:  # a child some instances lack: they pass None, as torchvision's
+                return f"{operands[0]} if {expr} is None else {expr}({operands[0]})"
+            return f"{expr}({', '.join(operands)})"
+
+        def _init_lines(self, node: Node, expr: str, out: list[str], container: str) -> None:
+            for child in node.children.values():
+                block = getattr(child, "block", None)
+                if block is not None:
+                    out.append(f"{child.expr(expr)} = {block}")
+                else:
+                    sub = Node(node.attr, node.key_path)
+                    sub.children = {"_": child}
+                    super()._init_lines(sub, expr, out, container)
+
+        def body(self, reserved: set[str]) -> tuple[list[str], list[str], list[str], set[str]]:
+            """(init lines, forward lines, forward's argument names, helpers used)."""
+            self.build_tree()
+            names = Names(reserved)
+            val: dict[int, str] = {}
+            args = []
+            for a in self.func.args:
+                val[id(a)] = names.claim(a.name)
+                args.append(val[id(a)])
+            lines, helpers = self._forward(names, val)
+            init: list[str] = []
+            self._init_lines(self.root, "self", init, "Container" if self.has_digits else "nn.Module")
+            init += [f'self.register_buffer("{attr}", {expr}, persistent=False)' for attr, expr in self.constants]
+            return init, lines, args, helpers
+
+    return BlockEmitter
+
+
+def sequential(module: Module, func: Func, blocks: dict[str, str]) -> str | None:
+    """`nn.Sequential(...)` for a function that runs its children `0`, `1`, ... in order, else None."""
+    if not func.attrs.get("sequential") or len(func.args) != 1 or len(func.outputs) != 1:
+        return None
+    emitter = _emitter_class()(module, func, blocks)
+    try:
+        emitter.build_tree()
+    except Unstructurable:
+        return None
+    if any(key_prefix(k) not in emitter.modules for k in emitter.keys):
+        return None
+    items: dict[int, str] = {}
+    prev, last = func.args[0], -1
+    for op in func.ops:
+        if op.name == "nn.param":
+            continue
+        if not op.operands or op.operands[0] is not prev or len(op.results) != 1 or \
+                any(param_op(v) is None for v in op.operands[1:]):
+            return None
+        index, ctor = _child(op, emitter, blocks, last)
+        if ctor is None or not index.isdigit() or int(index) <= last or index != str(int(index)):
+            return None
+        items[int(index)] = ctor
+        prev, last = op.result, int(index)
+    if func.outputs[0] is not prev or not items:
+        return None
+    return "nn.Sequential(\n" + "".join(_indent(items.get(i, "nn.Identity()")) + ",\n" for i in range(last + 1)) + ")"
+
+
+def _child(op: Op, emitter, blocks: dict[str, str], last: int) -> tuple[str, str | None]:
+    if op.name == "nn.call":
+        return op.attrs["scope"], blocks[op.attrs["callee"]]
+    prefix = emitter._module_prefix(op)
+    if prefix is not None:
+        return prefix, emitter.modules[prefix].ctor
+    if len(op.operands) != 1:
+        return "", None
+    layer = LAYERS.lookup(op.name)
+    return str(last + 1), (layer(op) if layer is not None else None)
+
+
+def _indent(text: str, by: str = "    ") -> str:
+    return "\n".join(by + ln if ln else ln for ln in text.split("\n"))
+
+
+# ----------------------------------------------------------------------------- classes
+
+
+def _literals(text: str) -> list[tuple]:
+    """The tokens of `text`, each (kind, string, start, end); kind "lit" for a number (a negative one in one
+    token), True, False or None."""
+    out: list[tuple] = []
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT,
+                        tokenize.ENDMARKER):
+            continue
+        if tok.type == tokenize.NUMBER or (tok.type == tokenize.NAME and tok.string in LITERAL_NAMES):
+            if out and out[-1][1] == "-" and len(out) > 1 and out[-2][1] in ("(", ",", "=", "["):
+                _, _, start, _ = out.pop()
+                out.append(("lit", "-" + tok.string, start, tok.end))
+            else:
+                out.append(("lit", tok.string, tok.start, tok.end))
+        else:
+            out.append(("tok", tok.string, tok.start, tok.end))
+    return out
+
+
+def _skeleton(tokens: list[tuple]) -> tuple:
+    return tuple("<lit>" if kind == "lit" else s for kind, s, _, _ in tokens)
+
+
+def _param_name(tokens: list[tuple], i: int, signatures: dict[str, list[str]]) -> str:
+    """A name for the literal at `i`: the keyword it is passed as, or the parameter of the call it is in,
+    after the attribute the line assigns (`conv2_stride`, `conv1_in_channels`)."""
+    depth, commas, keyword_name, callee = 0, 0, None, None
+    j = i - 1
+    while j >= 0:
+        s = tokens[j][1]
+        if s in (")", "]"):
+            depth += 1
+        elif s in ("(", "["):
+            if depth == 0:
+                if s == "(" and j > 0 and tokens[j - 1][0] == "tok" and tokens[j - 1][1].isidentifier():
+                    callee = _dotted(tokens, j - 1)
+                    break
+                commas, keyword_name = 0, keyword_name  # a tuple: its call is further out
+            else:
+                depth -= 1
+        elif depth == 0 and s == "," and keyword_name is None:
+            commas += 1
+        elif depth == 0 and s == "=" and keyword_name is None and j > 0 and tokens[j - 1][1].isidentifier():
+            keyword_name = tokens[j - 1][1]
+        j -= 1
+    line = tokens[i][2][0]
+    starts = [t for t in tokens if t[2][0] == line] or tokens[j:j + 3]
+    attr = starts[2][1] if len(starts) > 2 and starts[0][1] == "self" and starts[1][1] == "." else ""
+    if keyword_name is None and callee is not None:
+        params = signatures.get(callee) or _signature(callee)
+        keyword_name = params[commas] if commas < len(params) else f"{callee.rpartition('.')[2]}_{commas}"
+    base = "_".join(x for x in (attr, keyword_name or "value") if x)
+    return sanitize(base.lower() if base.isupper() else base)
+
+
+def _dotted(tokens: list[tuple], j: int) -> str:
+    parts = [tokens[j][1]]
+    while j >= 2 and tokens[j - 1][1] == "." and tokens[j - 2][1].isidentifier():
+        parts.insert(0, tokens[j - 2][1])
+        j -= 2
+    return ".".join(parts)
+
+
+def _signature(callee: str) -> list[str]:
+    if not callee.startswith("nn."):
+        return []
+    import torch
+
+    cls = getattr(torch.nn, callee[3:], None)
+    try:
+        return [p for p in inspect.signature(cls).parameters if p not in ("self", "args", "kwargs")] if cls else []
+    except (TypeError, ValueError):
+        return []
+
+
+def merge(texts: list[str], signatures: dict[str, list[str]], reserved: set[str]) -> list[tuple[int, list, list]]:
+    """Group class texts alike but for literals: [(index of the text to write, its argument names, per member
+    (text index, argument values))]; the written text has each argument's literals replaced by its name."""
+    clusters: dict[tuple, list[int]] = {}
+    toks = [_literals(t) for t in texts]
+    for i, t in enumerate(toks):
+        clusters.setdefault(_skeleton(t), []).append(i)
+    out = []
+    for members in clusters.values():
+        first = toks[members[0]]
+        lits = [k for k, tok in enumerate(first) if tok[0] == "lit"]
+        vectors: dict[tuple, list[int]] = {}
+        for k in lits:
+            vec = tuple(toks[m][k][1] for m in members)
+            if len(set(vec)) > 1:
+                vectors.setdefault(vec, []).append(k)
+        taken = set(reserved)
+        names = []
+        for vec, positions in vectors.items():
+            name = _param_name(first, positions[0], signatures)
+            if keyword.iskeyword(name) or name in taken:
+                name = f"{name}_"
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            names.append((name, vec, positions))
+        out.append((members, names))
+    return out
+
+
+def substitute(text: str, names: list[tuple]) -> str:
+    """`text` with the literal tokens at each argument's positions replaced by the argument's name."""
+    tokens = _literals(text)
+    lines = text.split("\n")
+    edits = sorted(((tokens[k][2], tokens[k][3], name) for name, _, positions in names for k in positions),
+                   reverse=True)
+    for (row, col), (erow, ecol), name in edits:
+        assert row == erow
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + name + line[ecol:]
+    return "\n".join(lines)
+
+
+def _heights(module: Module) -> dict[str, int]:
+    """For each function, 0 when it calls nothing, else one more than its highest callee."""
+    heights: dict[str, int] = {}
+
+    def height(func: Func) -> int:
+        if func.name not in heights:
+            heights[func.name] = 0
+            callees = [module.func(op.attrs["callee"]) for op in func.ops if op.name == "nn.call"]
+            heights[func.name] = 1 + max((height(c) for c in callees), default=-1)
+        return heights[func.name]
+
+    for f in module.funcs:
+        height(f)
+    return heights
+
+
+def _render(name: str, base: str, init: list[str], lines: list[str], args: list[str]) -> str:
+    out = [f"class {name}({base}):", "    def __init__(self):", "        super().__init__()"]
+    out += [_indent(ln, "        ") for ln in init]
+    out += ["", f"    def forward(self, {', '.join(args)}):" if args else "    def forward(self):"]
+    out += [_indent(ln, "        ") for ln in lines]
+    return "\n".join(out) + "\n"
+
+
+def _ctor(name: str, params: list[str], values: list[str], extra: list[tuple[str, str]] = ()) -> str:
+    """`Name(64, 128, downsample=...)`, over several lines when long; `extra`: (keyword, text) pairs."""
+    text = f"{name}({', '.join(values + [f'{p}={v}' for p, v in extra])})"
+    if len(text) <= 100 and "\n" not in text:
+        return text
+    return f"{name}(\n    {', '.join(values)},\n" + "".join(_indent(f"{p}={v}") + ",\n" for p, v in extra) + ")"
+
+
+class Classes:
+    """The classes of a structured module, callees first; `blocks` maps each function to the expression that
+    constructs its instance."""
+
+    def __init__(self, module: Module, reserved: set[str]):
+        self.module = module
+        self.reserved = reserved
+        self.blocks: dict[str, str] = {}
+        self.texts: list[str] = []
+        self.signatures: dict[str, list[str]] = {}
+        self.class_names = set(reserved)
+        self.helpers: set[str] = set()
+        self.has_digits = False
+        self.emitter = _emitter_class()
+        self.not_sequential: set[str] = set()
+
+    def build(self) -> None:
+        """Each class once every block its functions call is written: all functions of a source class in one
+        merge (a BasicBlock with a downsample calls one block more than one without)."""
+        main = self.module.main
+        heights = _heights(self.module)
+        pending = sorted((f for f in self.module.funcs if f is not main), key=lambda f: heights[f.name])
+        while pending:
+            ready = [f for f in pending if all(op.attrs["callee"] in self.blocks for op in f.ops if op.name == "nn.call")]
+            for func in ready:
+                seq = sequential(self.module, func, self.blocks) if func.name not in self.not_sequential else None
+                if seq is not None:
+                    self.blocks[func.name] = seq
+                else:
+                    self.not_sequential.add(func.name)
+            if len(pending) != len([f for f in pending if f.name not in self.blocks]):
+                pending = [f for f in pending if f.name not in self.blocks]
+                continue  # more functions may be ready now
+            groups: dict[str, list[Func]] = {}
+            for func in pending:
+                groups.setdefault(str(func.attrs.get("class", func.name)), []).append(func)
+            ready_names = {f.name for f in ready}
+            whole = {cls: funcs for cls, funcs in groups.items() if all(f.name in ready_names for f in funcs)}
+            if not whole:  # a class whose instances call each other: its lowest ready ones first
+                low = min(heights[f.name] for f in pending if f.name in ready_names)
+                for func in pending:
+                    if func.name in ready_names and heights[func.name] == low:
+                        whole.setdefault(str(func.attrs.get("class", func.name)), []).append(func)
+            for cls, funcs in whole.items():
+                self.merge_class(cls, funcs)
+            pending = [f for f in pending if f.name not in self.blocks]
+
+    def merge_class(self, cls: str, funcs: list[Func]) -> None:
+        if True:
+            if True:
+                members = self.optional_texts(funcs)
+                if len(funcs) > 1 and len({_skeleton(_literals(t)) for _, t, _ in members}) > 1:
+                    SPELL_DEFAULTS[0] = True  # alike but for an argument some leave at its default?
+                    try:
+                        spelled = self.optional_texts(funcs)
+                    finally:
+                        SPELL_DEFAULTS[0] = False
+                    if len({_skeleton(_literals(t)) for _, t, _ in spelled}) < \
+                            len({_skeleton(_literals(t)) for _, t, _ in members}):
+                        members = spelled
+                self.merge(cls, members)
+
+    def optional_texts(self, funcs: list[Func]) -> list[tuple[Func, str, dict]]:
+        """(function, class text, {argument: value}) per function. A one-operand child call that some functions
+        of the class have and the others lack (ResNet's `downsample`) becomes a constructor argument, None
+        where it is missing, when the functions are otherwise alike."""
+        out = []
+        scopes = [{op.attrs["scope"]: op for op in f.ops if op.name == "nn.call" and len(op.operands) == 1
+                   and len(op.results) == 1} for f in funcs]
+        for func, own in zip(funcs, scopes, strict=True):
+            optional, virtual = {}, func
+            for scope in sorted(set().union(*scopes)):
+                lacking = [f for f, s in zip(funcs, scopes, strict=True) if scope not in s]
+                if not lacking or scope in optional:
+                    continue
+                name = sanitize(scope.replace(".", "_"))
+                if scope in own:
+                    optional[scope] = name
+                else:
+                    donor = next(f for f, s in zip(funcs, scopes, strict=True) if scope in s)
+                    widened = with_child(virtual, donor, scope)
+                    if widened is not None:
+                        virtual, optional[scope] = widened, name
+            text = self.text(virtual, "CLS", optional)
+            values = {name: (self.blocks[own[scope].attrs["callee"]] if scope in own else "None")
+                      for scope, name in optional.items()}
+            out.append((func, text, values))
+        return out
+
+    def text(self, func: Func, name: str, optional: dict | None = None) -> str:
+        emitter = self.emitter(self.module, func, self.blocks, optional)
+        init, lines, args, helpers = emitter.body(self.reserved)
+        self.helpers |= helpers
+        self.has_digits |= emitter.has_digits
+        base = "Container" if any(c.attr.isdigit() for c in emitter.root.children.values()) else "nn.Module"
+        return _render(name, base, init, lines, args)
+
+    def merge(self, cls: str, members: list[tuple[Func, str, dict]]) -> None:
+        for indices, names in merge([t for _, t, _ in members], self.signatures, self.reserved | set(
+                n for _, _, values in members for n in values)):
+            name = _unique(sanitize(cls), self.class_names)
+            optional = sorted({n for m in indices for n in members[m][2]})
+            params = [n for n, _, _ in names] + optional
+            text = substitute(members[indices[0]][1], names).replace("class CLS(", f"class {name}(", 1)
+            if params:
+                head = ", ".join([n for n, _, _ in names] + [f"{n}=None" for n in optional])
+                text = text.replace("def __init__(self):", f"def __init__(self, {head}):", 1)
+            self.signatures[name] = params
+            self.texts.append(text)
+            for k, m in enumerate(indices):
+                values = [vec[k] for _, vec, _ in names]
+                extra = [(n, members[m][2][n]) for n in optional if members[m][2].get(n, "None") != "None"]
+                self.blocks[members[m][0].name] = _ctor(name, [n for n, _, _ in names], values, extra)
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    name, i = base, 0
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    taken.add(name)
+    return name
+
+
+def with_child(func: Func, donor: Func, scope: str) -> Func | None:
+    """A copy of `func` with the one-operand child call `donor` makes at `scope` inserted where `donor` has it
+    (its result used where `func` uses the call's operand), when `func` is `donor` without that call; else None.
+    The copy is only written out (its call is optional: `x if self.downsample is None else ...`)."""
+    call = next(op for op in donor.ops if op.name == "nn.call" and op.attrs["scope"] == scope)
+    rest = [op for op in donor.ops if op is not call]
+    if len(rest) != len(func.ops) or any(a.name != b.name for a, b in zip(rest, func.ops, strict=True)):
+        return None
+    copy = clone_func(func)
+    where = donor.ops.index(call)
+    source = call.operands[0]
+    if source.owner is None:
+        operand = copy.args[donor.args.index(source)] if source in donor.args else None
+    else:
+        k = rest.index(source.owner) if source.owner in rest else None
+        operand = copy.ops[k].results[source.index] if k is not None else None
+    if operand is None:
+        return None
+    virtual = Op("nn.call", [operand], {"callee": "", "scope": scope}, [call.result.type], [call.result.name])
+    virtual.func = copy
+    for user in call.result.uses:
+        if user is donor.ret or user not in rest:
+            return None
+        target = copy.ops[rest.index(user)]
+        for i, v in enumerate(user.operands):
+            if v is call.result:
+                if target.operands[i] is not operand:
+                    return None
+                target.set_operand(i, virtual.result)
+    copy.ops.insert(where, virtual)
+    return copy
