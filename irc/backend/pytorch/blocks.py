@@ -17,6 +17,8 @@ block) raises `Unstructurable` and the model is written flat.
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import inspect
 import io
 import keyword
@@ -343,6 +345,7 @@ class Classes:
         self.has_digits = False
         self.emitter = _emitter_class()
         self.not_sequential: set[str] = set()
+        self.spelled: dict[str, str] = {}  # `blocks` written with every argument at its default too
 
     def build(self) -> None:
         """Each class once every block its functions call is written: all functions of a source class in one
@@ -356,6 +359,8 @@ class Classes:
                 seq = sequential(self.module, func, self.blocks) if func.name not in self.not_sequential else None
                 if seq is not None:
                     self.blocks[func.name] = seq
+                    with _spelled():
+                        self.spelled[func.name] = sequential(self.module, func, self.spelled)
                 else:
                     self.not_sequential.add(func.name)
             if len(pending) != len([f for f in pending if f.name not in self.blocks]):
@@ -380,11 +385,8 @@ class Classes:
             if True:
                 members = self.optional_texts(funcs)
                 if len(funcs) > 1 and len({_skeleton(_literals(t)) for _, t, _ in members}) > 1:
-                    SPELL_DEFAULTS[0] = True  # alike but for an argument some leave at its default?
-                    try:
+                    with _spelled():  # alike but for an argument some leave at its default?
                         spelled = self.optional_texts(funcs)
-                    finally:
-                        SPELL_DEFAULTS[0] = False
                     if len({_skeleton(_literals(t)) for _, t, _ in spelled}) < \
                             len({_skeleton(_literals(t)) for _, t, _ in members}):
                         members = spelled
@@ -418,7 +420,7 @@ class Classes:
         return out
 
     def text(self, func: Func, name: str, optional: dict | None = None) -> str:
-        emitter = self.emitter(self.module, func, self.blocks, optional)
+        emitter = self.emitter(self.module, func, self.spelled if SPELL_DEFAULTS[0] else self.blocks, optional)
         init, lines, args, helpers = emitter.body(self.reserved)
         self.helpers |= helpers
         self.has_digits |= emitter.has_digits
@@ -436,11 +438,67 @@ class Classes:
                 head = ", ".join([n for n, _, _ in names] + [f"{n}=None" for n in optional])
                 text = text.replace("def __init__(self):", f"def __init__(self, {head}):", 1)
             self.signatures[name] = params
+            text = drop_defaults(text)
             self.texts.append(text)
             for k, m in enumerate(indices):
                 values = [vec[k] for _, vec, _ in names]
                 extra = [(n, members[m][2][n]) for n in optional if members[m][2].get(n, "None") != "None"]
                 self.blocks[members[m][0].name] = _ctor(name, [n for n, _, _ in names], values, extra)
+                self.spelled[members[m][0].name] = self.blocks[members[m][0].name]
+
+
+@contextlib.contextmanager
+def _spelled():
+    SPELL_DEFAULTS[0] = True
+    try:
+        yield
+    finally:
+        SPELL_DEFAULTS[0] = False
+
+
+def drop_defaults(text: str) -> str:
+    """`text` without the `, keyword=value` of nn.* constructors whose value is a literal at torch's default
+    (what SPELL_DEFAULTS wrote and no instance changes)."""
+    tree = ast.parse(text)
+    lines = text.split("\n")
+    cuts = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "nn"):
+            continue
+        defaults = _defaults(node.func.attr)
+        for kw in node.keywords:
+            value = _literal(kw.value)
+            if kw.arg in defaults and value is not None and value == defaults[kw.arg] \
+                    and kw.lineno == kw.end_lineno:
+                cuts.append((kw.lineno, kw.col_offset, kw.end_col_offset))
+    for row, col, end in sorted(cuts, reverse=True):
+        line = lines[row - 1]
+        start = line.rstrip()[:col].rstrip().rstrip(",")
+        start = line[:len(start)] if line[:col].rstrip().endswith(",") else line[:col]
+        lines[row - 1] = start + line[end:]
+    return "\n".join(lines)
+
+
+def _literal(node: ast.AST) -> object:
+    """The value of a constant or a tuple of equal constants (`(1, 1)` is torch's `1`), else None."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Tuple) and node.elts and all(isinstance(e, ast.Constant) for e in node.elts):
+        values = {e.value for e in node.elts}
+        return values.pop() if len(values) == 1 else None
+    return None
+
+
+def _defaults(cls: str) -> dict:
+    import torch
+
+    try:
+        params = inspect.signature(getattr(torch.nn, cls)).parameters
+    except (AttributeError, TypeError, ValueError):
+        return {}
+    return {k: p.default for k, p in params.items()
+            if p.default is not inspect.Parameter.empty and isinstance(p.default, (int, float, bool))}
 
 
 def _unique(base: str, taken: set[str]) -> str:
