@@ -13,7 +13,7 @@ import sys
 import pytest
 from helpers import _NoWeights, golden_copy, make_weights
 
-ALLOWED_IMPORTS = {"json", "os", "torch", "torch.nn.functional", "torch.nn", "safetensors.torch"}
+ALLOWED_IMPORTS = {"json", "os", "torch", "torch.nn.functional", "torch.nn", "safetensors.torch", "collections"}
 SAFE_STRING = re.compile(r"[A-Za-z0-9_]*\Z|[+-]?inf\Z|nan\Z|model\.safetensors\Z")
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _counter = [0]

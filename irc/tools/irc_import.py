@@ -118,6 +118,9 @@ def _main(argv):
     p.add_argument("--keep-module", action="append", default=[], metavar="CLASS",
                    help="keep every instance of this nn.Module class (package.module:Class or path/to/file.py:Class) "
                         "as one opaque op that calls it; repeatable")
+    p.add_argument("--flat", action="store_true",
+                   help="one flat function; by default a PyTorch model keeps its blocks (one function per distinct "
+                        "submodule structure, called with nn.call)")
     p.add_argument("--arch", help="architecture for a state_dict: package.module:callable or path/to/file.py:Class")
     p.add_argument("--arch-args", metavar="JSON", help="keyword arguments for --arch, as a JSON object")
     p.add_argument("--trust-pickle", action="store_true",
@@ -180,7 +183,8 @@ def _import_torch(args, shapes, dtypes, batch, progress, warn):
                        "or name each input with --input NAME:DIMS[:DTYPE]")
     module = import_model(src.model, input_types, batch=plan.batch, name=args.name, progress=progress, warn=warn,
                           dynamic_dims=plan.dynamic_dims if input_types else None,
-                          input_names=plan.names if input_types else None, keep_modules=args.keep_module or None)
+                          input_names=plan.names if input_types else None, keep_modules=args.keep_module or None,
+                          structured=not args.flat)
     return module, src.kind
 
 

@@ -143,22 +143,40 @@ def sequential(module: Module, func: Func, blocks: dict[str, str]) -> str | None
         return None
     if any(key_prefix(k) not in emitter.modules for k in emitter.keys):
         return None
-    items: dict[int, str] = {}
-    prev, last = func.args[0], -1
-    for op in func.ops:
-        if op.name == "nn.param":
-            continue
+    steps = [op for op in func.ops if op.name != "nn.param"]
+    prev = func.args[0]
+    for op in steps:
         if not op.operands or op.operands[0] is not prev or len(op.results) != 1 or \
                 any(param_op(v) is None for v in op.operands[1:]):
             return None
+        prev = op.result
+    if func.outputs[0] is not prev or not steps:
+        return None
+    named = _named_children(steps, emitter, blocks)
+    if named is not None:  # nn.Sequential(OrderedDict(...)): children with names (ViT's encoder_layer_0)
+        return "nn.Sequential(\n    OrderedDict(\n" + "".join(
+            _indent(f"{name}={ctor}", "        ") + ",\n" for name, ctor in named) + "    )\n)"
+    items: dict[int, str] = {}
+    last = -1
+    for op in steps:
         index, ctor = _child(op, emitter, blocks, last)
         if ctor is None or not index.isdigit() or int(index) <= last or index != str(int(index)):
             return None
         items[int(index)] = ctor
-        prev, last = op.result, int(index)
-    if func.outputs[0] is not prev or not items:
-        return None
+        last = int(index)
     return "nn.Sequential(\n" + "".join(_indent(items.get(i, "nn.Identity()")) + ",\n" for i in range(last + 1)) + ")"
+
+
+def _named_children(steps: list[Op], emitter, blocks: dict[str, str]) -> list[tuple[str, str]] | None:
+    """(name, constructor) of each step when every one is a child with an identifier name, else None."""
+    out = []
+    for op in steps:
+        name, ctor = _child(op, emitter, blocks, -1)
+        if ctor is None or not name.isidentifier() or name.isdigit() or "." in name or \
+                any(name == seen for seen, _ in out):
+            return None
+        out.append((name, ctor))
+    return out
 
 
 def _child(op: Op, emitter, blocks: dict[str, str], last: int) -> tuple[str, str | None]:
@@ -327,7 +345,8 @@ def _ctor(name: str, params: list[str], values: list[str], extra: list[tuple[str
     text = f"{name}({', '.join(values + [f'{p}={v}' for p, v in extra])})"
     if len(text) <= 100 and "\n" not in text:
         return text
-    return f"{name}(\n    {', '.join(values)},\n" + "".join(_indent(f"{p}={v}") + ",\n" for p, v in extra) + ")"
+    head = f"    {', '.join(values)},\n" if values else ""
+    return f"{name}(\n{head}" + "".join(_indent(f"{p}={v}") + ",\n" for p, v in extra) + ")"
 
 
 class Classes:
@@ -399,17 +418,19 @@ class Classes:
         out = []
         scopes = [{op.attrs["scope"]: op for op in f.ops if op.name == "nn.call" and len(op.operands) == 1
                    and len(op.results) == 1} for f in funcs]
+        donors = {}
+        for scope in sorted(set().union(*scopes)):
+            having = [f for f, s in zip(funcs, scopes, strict=True) if scope in s]
+            lacking = [f for f, s in zip(funcs, scopes, strict=True) if scope not in s]
+            if having and any(with_child(f, having[0], scope) is not None for f in lacking):
+                donors[scope] = having[0]
         for func, own in zip(funcs, scopes, strict=True):
             optional, virtual = {}, func
-            for scope in sorted(set().union(*scopes)):
-                lacking = [f for f, s in zip(funcs, scopes, strict=True) if scope not in s]
-                if not lacking or scope in optional:
-                    continue
+            for scope, donor in donors.items():
                 name = sanitize(scope.replace(".", "_"))
                 if scope in own:
                     optional[scope] = name
                 else:
-                    donor = next(f for f, s in zip(funcs, scopes, strict=True) if scope in s)
                     widened = with_child(virtual, donor, scope)
                     if widened is not None:
                         virtual, optional[scope] = widened, name
@@ -528,7 +549,8 @@ def with_child(func: Func, donor: Func, scope: str) -> Func | None:
         operand = copy.ops[k].results[source.index] if k is not None else None
     if operand is None:
         return None
-    virtual = Op("nn.call", [operand], {"callee": "", "scope": scope}, [call.result.type], [call.result.name])
+    # it stands for the operand where `func` reads it, so it has the operand's type
+    virtual = Op("nn.call", [operand], {"callee": "", "scope": scope}, [operand.type], [call.result.name])
     virtual.func = copy
     for user in call.result.uses:
         if user is donor.ret or user not in rest:

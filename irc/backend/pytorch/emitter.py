@@ -311,7 +311,7 @@ def _structured(module: Module, flat: _Emitter) -> str:
     base = template.CONTAINER if any(c.attr.isdigit() for c in top.root.children.values()) else "nn.Module"
     body = classes.texts + [blocks._render(flat.cls, base, init, lines, args)]
     code = "\n\n".join(body)
-    out = [template.header(flat.cls, sanitize(module.name), "F." in code or bool(helpers))]
+    out = [template.header(flat.cls, sanitize(module.name), "F." in code or bool(helpers), "OrderedDict(" in code)]
     if helpers:
         out.append("\n\n" + helper_source(helpers).rstrip("\n") + "\n")
     if "Container" in code:

@@ -33,11 +33,12 @@ def finish_pending_writes(folder):
 '''
 
 
-def header(cls: str, module_name: str, uses_functional: bool) -> str:
+def header(cls: str, module_name: str, uses_functional: bool, uses_ordered_dict: bool = False) -> str:
     return (f'"""{cls}: written by irc from the IR module @{module_name}.\n\n'
             "Load it with `model = load()` (weights from model.safetensors beside this file).\n"
             '"""\n\n'
-            "import json\nimport os\n\nimport torch\n"
+            "import json\nimport os\n" + ("from collections import OrderedDict\n" if uses_ordered_dict else "")
+            + "\nimport torch\n"
             + ("import torch.nn.functional as F\n" if uses_functional else "")
             + "from torch import nn\n")
 

@@ -203,7 +203,8 @@ class TorchImporter(Frontend):
                 continue
             type_name = str(type_name)
             sub = self._submodule(path)
-            sequential = isinstance(sub, torch.nn.Sequential)
+            sequential = isinstance(sub, torch.nn.Sequential) if sub is not None else \
+                type_name == "torch.nn.modules.container.Sequential"
             if type_name.startswith("torch.nn.modules.") and not sequential:
                 break
             rel = path[len(parent) + 1:] if parent and path.startswith(parent + ".") else path

@@ -1,0 +1,274 @@
+"""Blocks (issue 20): the source's module hierarchy as functions + nn.call in the IR, kept through passes, and
+one class per block structure in the emitted PyTorch."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from helpers import randomize_
+from test_emit_common import audit, import_model_py, lint
+from torch import nn
+
+import irc
+from irc.backend.pytorch.executor import Executor
+from irc.fidelity import assert_close
+from irc.frontend.torch import import_model
+from irc.ir import DiagnosticError, parse, print_module
+from irc.ir.stats import op_counts
+from irc.ir.structure import flatten
+from irc.passes.manager import run_passes
+
+PIPELINE = "canonicalize,fuse-bn,fold-constants,cse,dce"
+
+
+def _tv(name, **kw):
+    import torchvision.models as tvm
+
+    torch.manual_seed(0)
+    model = getattr(tvm, name)(weights=None, **kw).eval()
+    randomize_(model)
+    return model
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    model = _tv("resnet18")
+    return model, import_model(model, [((3, 32, 32), "f32")], batch="dynamic")
+
+
+def _calls(module):
+    return [(f.name, op.attrs["callee"], op.attrs["scope"]) for f in module.funcs for op in f.ops
+            if op.name == "nn.call"]
+
+
+def test_import_keeps_the_blocks_and_runs_exactly(resnet18):
+    model, module = resnet18
+    names = [f.name for f in module.funcs]
+    assert names[0] == "forward"
+    classes = {f.attrs.get("class") for f in module.funcs[1:]}
+    assert classes == {"Sequential", "BasicBlock"}
+    # the two blocks of layer1 are alike: one function called twice, under its own scope each time
+    layer1 = module.func(next(c for f, c, s in _calls(module) if f == "forward" and s == "layer1"))
+    inner = [(op.attrs["callee"], op.attrs["scope"]) for op in layer1.ops if op.name == "nn.call"]
+    assert [s for _, s in inner] == ["0", "1"] and inner[0][0] == inner[1][0]
+    block = module.func(inner[0][0])
+    keys = [op.attrs["key"] for op in block.ops if op.name == "nn.param"]
+    assert keys[0] == "conv1.weight"  # relative to the call's scope
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, 32, 32, generator=torch.Generator().manual_seed(batch))
+        with torch.no_grad():
+            assert torch.equal(Executor(module)(x)[0], model(x))
+
+
+def test_text_round_trips_and_flattens_to_the_flat_import(resnet18):
+    model, module = resnet18
+    text = print_module(module)
+    assert "attributes {class = \"BasicBlock\"}" in text
+    assert print_module(parse(text, weights=module.weights)) == text
+    flat = import_model(model, [((3, 32, 32), "f32")], batch="dynamic", structured=False)
+    assert [f.name for f in flat.funcs] == ["forward"]
+    assert print_module(flatten(module)) == print_module(flat)
+    assert op_counts(module) == op_counts(flat)
+
+
+def test_editing_a_block_changes_every_instance(resnet18, tmp_path):
+    """A hand edit of one function (BatchNorm epsilon of @BasicBlock's bn1) changes exactly the instances that
+    call it, checked against the source model with the same change."""
+    model, module = resnet18
+    path = tmp_path / "m.ir"
+    irc.save(module, str(path))
+    text = path.read_text()
+    start = text.index("func @BasicBlock(")
+    end = text.index("\n  }\n", start)
+    body = text[start:end]
+    line = next(ln for ln in body.split("\n") if re.match(r"\s*%bn1 = nn.batch_norm", ln))
+    edited = body.replace(line, line.replace("epsilon = 1e-05", "epsilon = 0.5"))
+    path.write_text(text[:start] + edited + text[end:])
+    module2 = irc.load(str(path))
+    instances = []
+    for fname, callee, scope in _calls(module2):
+        if callee == "BasicBlock":
+            parent = next(s for f, c, s in _calls(module2) if c == fname)
+            instances.append(f"{parent}.{scope}")
+    assert len(instances) >= 2
+    import copy
+
+    changed = copy.deepcopy(model)
+    for path_ in instances:
+        changed.get_submodule(path_).bn1.eps = 0.5
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = Executor(module2)(x)[0]
+        assert_close(out, changed(x), "exact")
+        assert not torch.allclose(out, model(x), atol=1e-3)
+
+
+def test_passes_keep_alike_blocks_alike(resnet18):
+    model, module = resnet18
+    module = import_model(model, [((3, 32, 32), "f32")], batch="dynamic")
+    before = sorted(f.name for f in module.funcs)
+    run_passes(module, PIPELINE)
+    after = [f for f in module.funcs]
+    assert sorted(f.name for f in after) == before  # every block still one function per structure
+    assert all(op.kind != "batch_norm" for f in after for op in f.ops)  # fused inside the blocks
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert_close(Executor(module)(x)[0], model(x), "pass")
+
+
+def test_verifier_checks_calls(resnet18, tmp_path):
+    _, module = resnet18
+    text = print_module(module)
+    cases = {
+        "undefined": (text.replace('callee = "Sequential", scope = "layer1"', 'callee = "Nope", scope = "layer1"', 1),
+                      "nn.call of undefined function @Nope"),
+        "scope": (text.replace('scope = "layer1"', 'scope = "layer1..x"', 1), "is not an attribute path"),
+        "types": (text.replace('-> tensor<?x64x8x8xf32> attributes {class = "BasicBlock"}',
+                               '-> tensor<?x64x9x8xf32> attributes {class = "BasicBlock"}', 1), "returns"),
+    }
+    for what, (bad, message) in cases.items():
+        assert bad != text, what
+        with pytest.raises(DiagnosticError) as e:
+            irc.verify(parse(bad, "m.ir", weights=module.weights))
+        assert message in str(e.value), (what, str(e.value))
+        assert re.search(r"m\.ir:\d+:\d+: error:", str(e.value)), what
+
+
+def test_a_recursive_call_is_refused(tmp_path):
+    text = """module @m {
+  func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+    %y = nn.call(%x) {callee = "A", scope = "a"} : tensor<1x4xf32>
+    return %y : tensor<1x4xf32>
+  }
+
+  func @A(%x: tensor<1x4xf32>) -> tensor<1x4xf32> attributes {class = "A"} {
+    %y = nn.call(%x) {callee = "A", scope = "a"} : tensor<1x4xf32>
+    return %y : tensor<1x4xf32>
+  }
+}
+"""
+    with pytest.raises(DiagnosticError) as e:
+        irc.verify(parse(text, "r.ir"))
+    assert "calls cannot recurse" in str(e.value) and "r.ir:8:" in str(e.value)
+
+
+def _emit(module, tmp_path, name="out"):
+    out = tmp_path / name
+    irc.emit_pytorch(module, str(out))
+    return out, import_model_py(out)
+
+
+def test_emitted_resnet_has_one_class_per_block(resnet18, tmp_path):
+    model, module = resnet18
+    out, mod = _emit(module, tmp_path)
+    source = (out / "model.py").read_text()
+    classes = re.findall(r"^class (\w+)", source, re.M)
+    assert classes == ["BasicBlock", "ResNet"]  # downsample or not, stride 1 or 2: one class
+    assert "downsample=None" in source and "self.layer1 = nn.Sequential(" in source
+    emitted = mod.load()
+    assert type(emitted.layer2[0]).__name__ == "BasicBlock" and emitted.layer2[0].downsample is not None
+    assert emitted.layer1[0].downsample is None
+    assert list(emitted.state_dict()) == list(model.state_dict())
+    emitted.load_state_dict(model.state_dict())
+    for batch in (1, 3):
+        x = mod.example_inputs(batch)
+        with torch.no_grad():
+            assert torch.equal(emitted(*x), model(*x))
+    lint(out / "model.py")
+    audit((out / "model.py").read_text())
+    out2, _ = _emit(module, tmp_path, "again")
+    assert (out2 / "model.py").read_bytes() == (out / "model.py").read_bytes()
+    assert (out2 / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()
+
+
+def test_emitted_blocks_run_under_export_and_compile(resnet18, tmp_path):
+    _, module = resnet18
+    _, mod = _emit(module, tmp_path)
+    model = mod.load()
+    batch = torch.export.Dim("batch", min=1, max=64)
+    ep = torch.export.export(model, tuple(mod.example_inputs(2)), dynamic_shapes=({0: batch},))
+    compiled = torch.compile(model)
+    with torch.no_grad():
+        for b in (1, 3):
+            x = mod.example_inputs(b, seed=5)
+            assert_close(ep.module()(*x), model(*x), "exact")
+            assert_close(compiled(*x), model(*x), "pass")  # compiled kernels: the rule, not bit-identity
+
+
+@pytest.mark.parametrize("name,kw,classes", [
+    ("mobilenet_v2", {}, {"InvertedResidual", "MobileNetV2"}),
+    ("efficientnet_b0", {}, {"MBConv", "SqueezeExcitation", "EfficientNet"}),
+    ("inception_v3", {"aux_logits": False, "init_weights": False},
+     {"BasicConv2d", "InceptionA", "InceptionB", "InceptionC", "InceptionD", "InceptionE", "Inception3"}),
+])
+def test_emitted_classes_are_named_after_the_source(name, kw, classes, tmp_path):
+    model = _tv(name, **kw)
+    size = 75 if name == "inception_v3" else 32
+    module = import_model(model, [((3, size, size), "f32")], batch=1)
+    out, mod = _emit(module, tmp_path)
+    source = (out / "model.py").read_text()
+    found = set(re.findall(r"^class (\w+)", source, re.M))
+    assert classes <= found, found
+    emitted = mod.load()
+    assert list(emitted.state_dict()) == list(model.state_dict())
+    emitted.load_state_dict(model.state_dict())
+    x = mod.example_inputs(1)
+    with torch.no_grad():
+        assert_close(emitted(*x), model(*x), "exact")
+    lint(out / "model.py")
+
+
+def test_resnet50_model_py_is_at_most_40_percent_of_the_flat_one(tmp_path):
+    model = _tv("resnet50")
+    lines = {}
+    for structured in (True, False):
+        module = import_model(model, [((3, 32, 32), "f32")], batch=1, structured=structured)
+        out = tmp_path / str(structured)
+        irc.emit_pytorch(module, str(out))
+        lines[structured] = len((out / "model.py").read_text().splitlines())
+    assert lines[True] <= 0.4 * lines[False], lines
+    source = (tmp_path / "True" / "model.py").read_text()
+    assert re.findall(r"^class (\w+)", source, re.M) == ["Bottleneck", "ResNet"]
+
+
+class _Shared(nn.Module):
+    """A block called twice and a weight read inside and outside a block: what cannot be cut out stays whole."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        y = self.block(self.block(x))
+        return self.head(y.mean((2, 3))) + self.block[0].bias.sum()
+
+
+def test_shared_blocks_and_weights(tmp_path):
+    torch.manual_seed(0)
+    model = _Shared().eval()
+    module = import_model(model, [((4, 8, 8), "f32")], batch=1)
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(Executor(module)(x)[0], model(x))
+        out, mod = _emit(module, tmp_path)
+        emitted = mod.load()
+        emitted.load_state_dict(model.state_dict())
+        assert list(emitted.state_dict()) == list(model.state_dict())
+        assert torch.equal(emitted(x), model(x))
+
+
+def test_irc_import_flat_flag(tmp_path):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 1))).eval()
+    path = tmp_path / "m.pt2"
+    torch.export.save(torch.export.export(model, (torch.randn(1, 3, 8, 8),)), str(path))
+    for flag, funcs in (([], 2), (["--flat"], 1)):
+        out = tmp_path / f"m{len(flag)}.ir"
+        proc = subprocess.run([sys.executable, "-m", "irc.tools.irc_import", str(path), "-o", str(out), *flag],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert out.read_text().count("  func @") == funcs
