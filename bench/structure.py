@@ -111,15 +111,16 @@ def irc_side(name: str, work: str) -> dict:
     from irc.passes.manager import run_passes
 
     model, shape = build(name)
-    out = {"source": source_lines(model)}
-    with torch.no_grad():
-        mod = import_model(model, [(shape, "f32")], batch=1)
-    out["plain"] = measure(emit_pytorch(mod, os.path.join(work, "plain"))["model.py"])
-    try:  # the plain numbers stand even if this step fails
+    out = {"source": source_lines(model), "plain": None, "fuse_bn": None}
+    try:  # what was measured before a failure stands
+        with torch.no_grad():
+            mod = import_model(model, [(shape, "f32")], batch=1)
+        out["plain"] = measure(emit_pytorch(mod, os.path.join(work, "plain"))["model.py"])
         run_passes(mod, "fuse-bn")
         out["fuse_bn"] = measure(emit_pytorch(mod, os.path.join(work, "fuse_bn"))["model.py"])
     except Exception as exc:  # reported in the table
-        out["fuse_bn"] = {"error": "failed: " + one_line(f"{type(exc).__name__}: {exc}")}
+        message = (str(exc).strip().splitlines() or [""])[0]
+        out["plain" if out["plain"] is None else "fuse_bn"] = {"error": f"failed: {type(exc).__name__}: {message}"}
     return out
 
 
@@ -173,23 +174,24 @@ def run_child(python: str, side: str, name: str, work: str) -> dict:
 
 
 def cell(result: dict, key: str, both: bool = True) -> str:
-    if "error" in result:
-        return result["error"] if both else "-"
-    got = result[key]
+    """"total / classes part" (both) or the class count of result[key]; a failure is spelled once, in the
+    lines column."""
+    got = result if "error" in result else result.get(key)
+    if got is None or ("error" in got and not both):
+        return "-"
     if "error" in got:
-        return got["error"] if both else "-"
+        return got["error"].replace("|", "/")[:160]
     return f"{got['total']} / {got['classes_part']}" if both else str(got["classes"])
 
 
 def row(name: str, irc: dict, pnnx: dict) -> str:
-    ratio = "-"
-    if "error" not in irc and "error" not in pnnx:
+    try:
         ratio = f"{irc['plain']['total'] / pnnx['pnnx']['total']:.2f}"
-    source = "-" if "error" in irc else str(irc["source"])
-    if "error" in irc:  # one failure message per side, not one per column
-        return f"| {name} | {source} | {irc['error']} | | | {cell(pnnx, 'pnnx')} | {cell(pnnx, 'pnnx', False)} | - |"
-    return (f"| {name} | {source} | {cell(irc, 'plain')} | {cell(irc, 'plain', False)} | {cell(irc, 'fuse_bn')} "
-            f"| {cell(pnnx, 'pnnx')} | {cell(pnnx, 'pnnx', False)} | {ratio} |")
+    except (KeyError, TypeError):  # a side failed
+        ratio = "-"
+    fused = "-" if "error" in irc else cell(irc, "fuse_bn")  # a failed child is spelled once
+    return (f"| {name} | {irc.get('source', '-')} | {cell(irc, 'plain')} | {cell(irc, 'plain', False)} "
+            f"| {fused} | {cell(pnnx, 'pnnx')} | {cell(pnnx, 'pnnx', False)} | {ratio} |")
 
 
 def machine() -> str:

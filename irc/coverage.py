@@ -169,7 +169,8 @@ def render_matrix() -> str:
         form = "—" if module is None else ", ".join(f"`nn.{c}`" for c in _module_classes(module)) or "✔"
         row = [f"`{name}`", _flops_rule(opdef)] + [_cell(p.get(name, []), 4, name) for p in produced.values()]
         row += [form, _cell(onnx_out.get(name, []))]
-        row += ["✔" if name in table or name in ("nn.param",) else "—" for table in backends.values()]
+        row += ["✔" if name in table or name in ("nn.param",) or OPS[name].has("inlined") else "—"
+                for table in backends.values()]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 

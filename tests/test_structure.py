@@ -272,3 +272,18 @@ def test_irc_import_flat_flag(tmp_path):
                               capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr
         assert out.read_text().count("  func @") == funcs
+
+
+def test_other_backends_write_the_inlined_model(resnet18, tmp_path):
+    """ONNX (as every target but PyTorch) gets the blocks inlined; checked in onnxruntime."""
+    import numpy as np
+    import onnxruntime as ort
+
+    model, module = resnet18
+    path = tmp_path / "m.onnx"
+    irc.emit_onnx(module, str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    out = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        assert_close(torch.from_numpy(np.asarray(out)), model(x), "pass")

@@ -224,12 +224,7 @@ class _Outliner:
     def _call(self, frame: Frame, body: list[Op], scope: tuple) -> Op:
         """Cut `body` out into a function (or reuse an alike one) and return the call that replaces it."""
         inside = {id(op) for op in body}
-        inputs: list[Value] = []
-        for op in body:
-            for v in op.operands:
-                if (v.owner is None or id(v.owner) not in inside) and v not in inputs:
-                    inputs.append(v)
-        outputs = [r for op in body for r in op.results if any(id(u) not in inside for u in r.uses)]
+        inputs, outputs = _boundary(body, inside)
         prefix = _path(scope) + "."
         args = [Value("x" if i == 0 else f"x{i}", v.type) for i, v in enumerate(inputs)]
         for op in body:
@@ -247,12 +242,12 @@ class _Outliner:
             self.scopes[id(op)] = op.scope = ()  # now relative to the function
         call = Op(CALL, inputs, {"callee": "", "scope": frame.path}, [v.type for v in outputs],
                   [sanitize_name(frame.path)] * len(outputs))
-        for old, new in zip(outputs, call.results, strict=True):
+        for old, new in zip(outputs, call.results, strict=True):  # readers outside read the call
             for user in list(old.uses):
                 if id(user) not in inside:
-                    for i, v in enumerate(user.operands):
-                        if v is old:
-                            user.set_operand(i, new)
+                    user.operands = [new if v is old else v for v in user.operands]
+                    old.uses = [u for u in old.uses if u is not user]
+                    new.uses.extend(user for v in user.operands if v is new)
         callee.set_outputs(outputs)
         signature = _signature(callee)
         same = self.by_signature.get(signature)
@@ -264,6 +259,18 @@ class _Outliner:
         call.attrs["callee"] = same.name
         self.scopes[id(call)] = scope[:-1]
         return call
+
+
+def _boundary(body: list[Op], inside: set[int]) -> tuple[list[Value], list[Value]]:
+    """The values `body` reads from outside (in order of first use) and the ones it defines that are read
+    outside it."""
+    inputs: list[Value] = []
+    for op in body:
+        for v in op.operands:
+            if (v.owner is None or id(v.owner) not in inside) and v not in inputs:
+                inputs.append(v)
+    outputs = [r for op in body for r in op.results if any(id(u) not in inside for u in r.uses)]
+    return inputs, outputs
 
 
 def _topological(ops: list[Op]) -> list[Op]:

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from ..ir import Module, verify
-from ..ir.structure import flatten, outline
 from ..ir.printer import print_module
+from ..ir.structure import flatten, outline
 from .base import Pass, PassError
 
 REGISTRY: dict[str, type[Pass]] = {}

@@ -180,7 +180,7 @@ def _static(name: str, ttype: TensorType) -> tuple:
 
 def unmapped_ops() -> list[str]:
     """Registry ops the CoreML emitter cannot write (for the gap test and the docs)."""
-    return sorted(n for n in OPS if n not in EMITTERS and n != "nn.param")
+    return sorted(n for n in OPS if n not in EMITTERS and n != "nn.param" and not OPS[n].has("inlined"))
 
 
 def spatial(fn: Handler) -> Handler:

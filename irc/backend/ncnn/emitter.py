@@ -315,4 +315,4 @@ def insert_splits(layers: list[Layer], taken: set) -> None:
 
 def unmapped_ops() -> list[str]:
     """Registry ops the ncnn emitter cannot write (for the gap test and the docs)."""
-    return sorted(n for n in OPS if n not in EMITTERS and n != "nn.param")
+    return sorted(n for n in OPS if n not in EMITTERS and n != "nn.param" and not OPS[n].has("inlined"))

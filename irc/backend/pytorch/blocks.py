@@ -17,126 +17,114 @@ block) raises `Unstructurable` and the model is written flat.
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import inspect
-import io
-import keyword
-import tokenize
-
 from ...ir import Module
 from ...ir.core import Func, Op
 from ...ir.structure import clone_func
 from .base import LAYERS, SPELL_DEFAULTS
+from .emitter import _Emitter
+from .generalize import drop_defaults, literals, merge, skeleton, spelled, substitute, unique
 from .modules import Node, find_modules, key_prefix, param_op
 from .names import Names, sanitize
-
-LITERAL_NAMES = ("True", "False", "None")
 
 
 class Unstructurable(Exception):
     """This model cannot be written with its blocks; it is written flat."""
 
 
-def _emitter_class():
-    from .emitter import _Emitter
+class BlockEmitter(_Emitter):
+    """The flat emitter for one function, with each `nn.call` as an instance at its scope."""
 
-    class BlockEmitter(_Emitter):
-        """The flat emitter for one function, with each `nn.call` as an instance at its scope."""
+    def __init__(self, module: Module, func: Func, blocks: dict[str, str], optional: dict | None = None):
+        super().__init__(module, func)
+        self.blocks = blocks
+        self.optional = optional or {}  # scope -> the constructor argument holding the child or None
+        self.call_expr: dict[str, str] = {}
 
-        def __init__(self, module: Module, func: Func, blocks: dict[str, str], optional: dict | None = None):
-            super().__init__(module, func)
-            self.blocks = blocks
-            self.optional = optional or {}  # scope -> the constructor argument holding the child or None
-            self.call_expr: dict[str, str] = {}
+    def build_tree(self) -> None:
+        self._collect_keys()
+        self.modules = find_modules(self.func, self.keys, self.key_types)
+        self.relocate = {}
+        self.root = Node("", "")
+        self.key_expr, self.module_expr, self.emitted_key = {}, {}, {}
+        tree: dict = {}
+        ends: set[str] = set()
+        for op in self.func.ops:
+            if op.name == "nn.call":
+                path = op.attrs["scope"]
+            elif op.name == "nn.param":
+                key = op.attrs["key"]
+                pre = key_prefix(key)
+                path = pre if pre in self.modules else key
+            else:
+                continue
+            if path in ends:
+                continue
+            level = tree
+            for seg in path.split("."):
+                level = level.setdefault(seg, {})
+            ends.add(path)
+        if any(other.startswith(end + ".") for end in ends for other in ends):
+            raise Unstructurable("a block's path holds other tensors")
+        self.has_digits = False
+        self._assign(self.root, tree)
+        for k in self.keys:
+            self._place(k)
+            if self.emitted_key[k] != k:
+                raise Unstructurable(f"key {k} is renamed")
+        for op in self.func.ops:
+            if op.name == "nn.call":
+                self._place_call(op)
 
-        def build_tree(self) -> None:
-            self._collect_keys()
-            self.modules = find_modules(self.func, self.keys, self.key_types)
-            self.relocate = {}
-            self.root = Node("", "")
-            self.key_expr, self.module_expr, self.emitted_key = {}, {}, {}
-            tree: dict = {}
-            ends: set[str] = set()
-            for op in self.func.ops:
-                if op.name == "nn.call":
-                    path = op.attrs["scope"]
-                elif op.name == "nn.param":
-                    key = op.attrs["key"]
-                    pre = key_prefix(key)
-                    path = pre if pre in self.modules else key
-                else:
-                    continue
-                if path in ends:
-                    continue
-                level = tree
-                for seg in path.split("."):
-                    level = level.setdefault(seg, {})
-                ends.add(path)
-            if any(other.startswith(end + ".") for end in ends for other in ends):
-                raise Unstructurable("a block's path holds other tensors")
-            self.has_digits = False
-            self._assign(self.root, tree)
-            for k in self.keys:
-                self._place(k)
-                if self.emitted_key[k] != k:
-                    raise Unstructurable(f"key {k} is renamed")
-            for op in self.func.ops:
-                if op.name == "nn.call":
-                    self._place_call(op)
+    def _place_call(self, op: Op) -> None:
+        node, expr = self.root, "self"
+        for seg in op.attrs["scope"].split("."):
+            node = node.children[seg]
+            expr = node.expr(expr)
+        if node.attr != op.attrs["scope"].split(".")[-1]:
+            raise Unstructurable("a block's attribute name was changed")
+        scope = op.attrs["scope"]
+        node.block = self.optional[scope] if scope in self.optional else self.blocks[op.attrs["callee"]]
+        self.call_expr[scope] = expr
 
-        def _place_call(self, op: Op) -> None:
-            node, expr = self.root, "self"
-            for seg in op.attrs["scope"].split("."):
-                node = node.children[seg]
-                expr = node.expr(expr)
-            if node.attr != op.attrs["scope"].split(".")[-1]:
-                raise Unstructurable("a block's attribute name was changed")
-            scope = op.attrs["scope"]
-            node.block = self.optional[scope] if scope in self.optional else self.blocks[op.attrs["callee"]]
-            self.call_expr[scope] = expr
+    def call_expression(self, op: Op, operands: list[str]) -> str | None:
+        if op.name != "nn.call":
+            return None
+        expr = self.call_expr[op.attrs["scope"]]
+        if op.attrs["scope"] in self.optional:  # a child some instances lack: they pass None, as torchvision's
+            return f"{operands[0]} if {expr} is None else {expr}({operands[0]})"
+        return f"{expr}({', '.join(operands)})"
 
-        def call_expression(self, op: Op, operands: list[str]) -> str | None:
-            if op.name != "nn.call":
-                return None
-            expr = self.call_expr[op.attrs["scope"]]
-            if op.attrs["scope"] in self.optional:  # a child some instances lack: they pass None, as torchvision's
-                return f"{operands[0]} if {expr} is None else {expr}({operands[0]})"
-            return f"{expr}({', '.join(operands)})"
+    def _init_lines(self, node: Node, expr: str, out: list[str], container: str) -> None:
+        for child in node.children.values():
+            block = getattr(child, "block", None)
+            if block is not None:
+                out.append(f"{child.expr(expr)} = {block}")
+            else:
+                sub = Node(node.attr, node.key_path)
+                sub.children = {"_": child}
+                super()._init_lines(sub, expr, out, container)
 
-        def _init_lines(self, node: Node, expr: str, out: list[str], container: str) -> None:
-            for child in node.children.values():
-                block = getattr(child, "block", None)
-                if block is not None:
-                    out.append(f"{child.expr(expr)} = {block}")
-                else:
-                    sub = Node(node.attr, node.key_path)
-                    sub.children = {"_": child}
-                    super()._init_lines(sub, expr, out, container)
-
-        def body(self, reserved: set[str]) -> tuple[list[str], list[str], list[str], set[str]]:
-            """(init lines, forward lines, forward's argument names, helpers used)."""
-            self.build_tree()
-            names = Names(reserved)
-            val: dict[int, str] = {}
-            args = []
-            for a in self.func.args:
-                val[id(a)] = names.claim(a.name)
-                args.append(val[id(a)])
-            lines, helpers = self._forward(names, val)
-            init: list[str] = []
-            self._init_lines(self.root, "self", init, "Container" if self.has_digits else "nn.Module")
-            init += [f'self.register_buffer("{attr}", {expr}, persistent=False)' for attr, expr in self.constants]
-            return init, lines, args, helpers
-
-    return BlockEmitter
+    def body(self, reserved: set[str]) -> tuple[list[str], list[str], list[str], set[str]]:
+        """(init lines, forward lines, forward's argument names, helpers used)."""
+        self.build_tree()
+        names = Names(reserved)
+        val: dict[int, str] = {}
+        args = []
+        for a in self.func.args:
+            val[id(a)] = names.claim(a.name)
+            args.append(val[id(a)])
+        lines, helpers = self._forward(names, val)
+        init: list[str] = []
+        self._init_lines(self.root, "self", init, "Container" if self.has_digits else "nn.Module")
+        init += [f'self.register_buffer("{attr}", {expr}, persistent=False)' for attr, expr in self.constants]
+        return init, lines, args, helpers
 
 
 def sequential(module: Module, func: Func, blocks: dict[str, str]) -> str | None:
     """`nn.Sequential(...)` for a function that runs its children `0`, `1`, ... in order, else None."""
     if not func.attrs.get("sequential") or len(func.args) != 1 or len(func.outputs) != 1:
         return None
-    emitter = _emitter_class()(module, func, blocks)
+    emitter = BlockEmitter(module, func, blocks)
     try:
         emitter.build_tree()
     except Unstructurable:
@@ -198,122 +186,9 @@ def _indent(text: str, by: str = "    ") -> str:
 # ----------------------------------------------------------------------------- classes
 
 
-def _literals(text: str) -> list[tuple]:
-    """The tokens of `text`, each (kind, string, start, end); kind "lit" for a number (a negative one in one
-    token), True, False or None."""
-    out: list[tuple] = []
-    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-        if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT,
-                        tokenize.ENDMARKER):
-            continue
-        if tok.type == tokenize.NUMBER or (tok.type == tokenize.NAME and tok.string in LITERAL_NAMES):
-            if out and out[-1][1] == "-" and len(out) > 1 and out[-2][1] in ("(", ",", "=", "["):
-                _, _, start, _ = out.pop()
-                out.append(("lit", "-" + tok.string, start, tok.end))
-            else:
-                out.append(("lit", tok.string, tok.start, tok.end))
-        else:
-            out.append(("tok", tok.string, tok.start, tok.end))
-    return out
-
-
-def _skeleton(tokens: list[tuple]) -> tuple:
-    return tuple("<lit>" if kind == "lit" else s for kind, s, _, _ in tokens)
-
-
-def _param_name(tokens: list[tuple], i: int, signatures: dict[str, list[str]]) -> str:
-    """A name for the literal at `i`: the keyword it is passed as, or the parameter of the call it is in,
-    after the attribute the line assigns (`conv2_stride`, `conv1_in_channels`)."""
-    depth, commas, keyword_name, callee = 0, 0, None, None
-    j = i - 1
-    while j >= 0:
-        s = tokens[j][1]
-        if s in (")", "]"):
-            depth += 1
-        elif s in ("(", "["):
-            if depth == 0:
-                if s == "(" and j > 0 and tokens[j - 1][0] == "tok" and tokens[j - 1][1].isidentifier():
-                    callee = _dotted(tokens, j - 1)
-                    break
-                commas, keyword_name = 0, keyword_name  # a tuple: its call is further out
-            else:
-                depth -= 1
-        elif depth == 0 and s == "," and keyword_name is None:
-            commas += 1
-        elif depth == 0 and s == "=" and keyword_name is None and j > 0 and tokens[j - 1][1].isidentifier():
-            keyword_name = tokens[j - 1][1]
-        j -= 1
-    line = tokens[i][2][0]
-    starts = [t for t in tokens if t[2][0] == line] or tokens[j:j + 3]
-    attr = starts[2][1] if len(starts) > 2 and starts[0][1] == "self" and starts[1][1] == "." else ""
-    if keyword_name is None and callee is not None:
-        params = signatures.get(callee) or _signature(callee)
-        keyword_name = params[commas] if commas < len(params) else f"{callee.rpartition('.')[2]}_{commas}"
-    base = "_".join(x for x in (attr, keyword_name or "value") if x)
-    return sanitize(base.lower() if base.isupper() else base)
-
-
-def _dotted(tokens: list[tuple], j: int) -> str:
-    parts = [tokens[j][1]]
-    while j >= 2 and tokens[j - 1][1] == "." and tokens[j - 2][1].isidentifier():
-        parts.insert(0, tokens[j - 2][1])
-        j -= 2
-    return ".".join(parts)
-
-
-def _signature(callee: str) -> list[str]:
-    if not callee.startswith("nn."):
-        return []
-    import torch
-
-    cls = getattr(torch.nn, callee[3:], None)
-    try:
-        return [p for p in inspect.signature(cls).parameters if p not in ("self", "args", "kwargs")] if cls else []
-    except (TypeError, ValueError):
-        return []
-
-
-def merge(texts: list[str], signatures: dict[str, list[str]], reserved: set[str]) -> list[tuple[int, list, list]]:
-    """Group class texts alike but for literals: [(index of the text to write, its argument names, per member
-    (text index, argument values))]; the written text has each argument's literals replaced by its name."""
-    clusters: dict[tuple, list[int]] = {}
-    toks = [_literals(t) for t in texts]
-    for i, t in enumerate(toks):
-        clusters.setdefault(_skeleton(t), []).append(i)
-    out = []
-    for members in clusters.values():
-        first = toks[members[0]]
-        lits = [k for k, tok in enumerate(first) if tok[0] == "lit"]
-        vectors: dict[tuple, list[int]] = {}
-        for k in lits:
-            vec = tuple(toks[m][k][1] for m in members)
-            if len(set(vec)) > 1:
-                vectors.setdefault(vec, []).append(k)
-        taken = set(reserved)
-        names = []
-        for vec, positions in vectors.items():
-            name = _param_name(first, positions[0], signatures)
-            if keyword.iskeyword(name) or name in taken:
-                name = f"{name}_"
-            while name in taken:
-                name += "_"
-            taken.add(name)
-            names.append((name, vec, positions))
-        out.append((members, names))
-    return out
-
-
-def substitute(text: str, names: list[tuple]) -> str:
-    """`text` with the literal tokens at each argument's positions replaced by the argument's name."""
-    tokens = _literals(text)
-    lines = text.split("\n")
-    edits = sorted(((tokens[k][2], tokens[k][3], name) for name, _, positions in names for k in positions),
-                   reverse=True)
-    for (row, col), (erow, ecol), name in edits:
-        assert row == erow
-        line = lines[row - 1]
-        lines[row - 1] = line[:col] + name + line[ecol:]
-    return "\n".join(lines)
+def _kinds(members: list[tuple]) -> int:
+    """How many classes these texts need: one per text that differs in more than literals."""
+    return len({skeleton(literals(text)) for _, text, _ in members})
 
 
 def _heights(module: Module) -> dict[str, int]:
@@ -362,7 +237,7 @@ class Classes:
         self.class_names = set(reserved)
         self.helpers: set[str] = set()
         self.has_digits = False
-        self.emitter = _emitter_class()
+        self.emitter = BlockEmitter
         self.not_sequential: set[str] = set()
         self.spelled: dict[str, str] = {}  # `blocks` written with every argument at its default too
 
@@ -373,12 +248,13 @@ class Classes:
         heights = _heights(self.module)
         pending = sorted((f for f in self.module.funcs if f is not main), key=lambda f: heights[f.name])
         while pending:
-            ready = [f for f in pending if all(op.attrs["callee"] in self.blocks for op in f.ops if op.name == "nn.call")]
+            ready = [f for f in pending
+                     if all(op.attrs["callee"] in self.blocks for op in f.ops if op.name == "nn.call")]
             for func in ready:
                 seq = sequential(self.module, func, self.blocks) if func.name not in self.not_sequential else None
                 if seq is not None:
                     self.blocks[func.name] = seq
-                    with _spelled():
+                    with spelled():
                         self.spelled[func.name] = sequential(self.module, func, self.spelled)
                 else:
                     self.not_sequential.add(func.name)
@@ -400,16 +276,14 @@ class Classes:
             pending = [f for f in pending if f.name not in self.blocks]
 
     def merge_class(self, cls: str, funcs: list[Func]) -> None:
-        if True:
-            if True:
-                members = self.optional_texts(funcs)
-                if len(funcs) > 1 and len({_skeleton(_literals(t)) for _, t, _ in members}) > 1:
-                    with _spelled():  # alike but for an argument some leave at its default?
-                        spelled = self.optional_texts(funcs)
-                    if len({_skeleton(_literals(t)) for _, t, _ in spelled}) < \
-                            len({_skeleton(_literals(t)) for _, t, _ in members}):
-                        members = spelled
-                self.merge(cls, members)
+        """Write the functions of one source class as few classes as their texts allow."""
+        members = self.optional_texts(funcs)
+        if len(funcs) > 1 and _kinds(members) > 1:
+            with spelled():  # alike but for an argument some leave at its default?
+                alike = self.optional_texts(funcs)
+            if _kinds(alike) < _kinds(members):
+                members = alike
+        self.merge(cls, members)
 
     def optional_texts(self, funcs: list[Func]) -> list[tuple[Func, str, dict]]:
         """(function, class text, {argument: value}) per function. A one-operand child call that some functions
@@ -451,7 +325,7 @@ class Classes:
     def merge(self, cls: str, members: list[tuple[Func, str, dict]]) -> None:
         for indices, names in merge([t for _, t, _ in members], self.signatures, self.reserved | set(
                 n for _, _, values in members for n in values)):
-            name = _unique(sanitize(cls), self.class_names)
+            name = unique(sanitize(cls), self.class_names)
             optional = sorted({n for m in indices for n in members[m][2]})
             params = [n for n, _, _ in names] + optional
             text = substitute(members[indices[0]][1], names).replace("class CLS(", f"class {name}(", 1)
@@ -466,69 +340,6 @@ class Classes:
                 extra = [(n, members[m][2][n]) for n in optional if members[m][2].get(n, "None") != "None"]
                 self.blocks[members[m][0].name] = _ctor(name, [n for n, _, _ in names], values, extra)
                 self.spelled[members[m][0].name] = self.blocks[members[m][0].name]
-
-
-@contextlib.contextmanager
-def _spelled():
-    SPELL_DEFAULTS[0] = True
-    try:
-        yield
-    finally:
-        SPELL_DEFAULTS[0] = False
-
-
-def drop_defaults(text: str) -> str:
-    """`text` without the `, keyword=value` of nn.* constructors whose value is a literal at torch's default
-    (what SPELL_DEFAULTS wrote and no instance changes)."""
-    tree = ast.parse(text)
-    lines = text.split("\n")
-    cuts = []
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "nn"):
-            continue
-        defaults = _defaults(node.func.attr)
-        for kw in node.keywords:
-            value = _literal(kw.value)
-            if kw.arg in defaults and value is not None and value == defaults[kw.arg] \
-                    and kw.lineno == kw.end_lineno:
-                cuts.append((kw.lineno, kw.col_offset, kw.end_col_offset))
-    for row, col, end in sorted(cuts, reverse=True):
-        line = lines[row - 1]
-        start = line.rstrip()[:col].rstrip().rstrip(",")
-        start = line[:len(start)] if line[:col].rstrip().endswith(",") else line[:col]
-        lines[row - 1] = start + line[end:]
-    return "\n".join(lines)
-
-
-def _literal(node: ast.AST) -> object:
-    """The value of a constant or a tuple of equal constants (`(1, 1)` is torch's `1`), else None."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Tuple) and node.elts and all(isinstance(e, ast.Constant) for e in node.elts):
-        values = {e.value for e in node.elts}
-        return values.pop() if len(values) == 1 else None
-    return None
-
-
-def _defaults(cls: str) -> dict:
-    import torch
-
-    try:
-        params = inspect.signature(getattr(torch.nn, cls)).parameters
-    except (AttributeError, TypeError, ValueError):
-        return {}
-    return {k: p.default for k, p in params.items()
-            if p.default is not inspect.Parameter.empty and isinstance(p.default, (int, float, bool))}
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, i = base, 0
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    taken.add(name)
-    return name
 
 
 def with_child(func: Func, donor: Func, scope: str) -> Func | None:

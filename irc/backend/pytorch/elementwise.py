@@ -89,8 +89,9 @@ def where(ctx: Ctx, op: Op) -> str:
     return f"torch.where({ctx.arg(0)}, {ctx.arg(1)}, {ctx.arg(2)})"
 
 
-for _name, _layer in {"relu": "nn.ReLU()", "sigmoid": "nn.Sigmoid()", "silu": "nn.SiLU()", "hardswish": "nn.Hardswish()",
-                      "tanh": "nn.Tanh()"}.items():
+_LAYERS = {"relu": "nn.ReLU()", "sigmoid": "nn.Sigmoid()", "silu": "nn.SiLU()", "hardswish": "nn.Hardswish()",
+           "tanh": "nn.Tanh()"}
+for _name, _layer in _LAYERS.items():
     LAYERS.register(_name)(lambda op, layer=_layer: layer)
 
 

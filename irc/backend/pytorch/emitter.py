@@ -67,7 +67,7 @@ from ...ir.ops import OPS
 from ...ir.structure import flatten, has_calls
 from ...ir.weights import safetensors_header
 from ...ir.writer import write_files
-from . import blocks, template
+from . import template
 from .base import HELPERS, MODULES, Ctx, expression, helper_source, torch_dtype_text
 from .modules import INPLACE, Node, find_modules, key_prefix, param_op, value_named_modules
 from .names import IDENT, Names, attribute_name, class_name, clean_segment, module_attrs, sanitize
@@ -302,6 +302,8 @@ RESERVED = (set(dir(builtins)) | set(keyword.kwlist) | set(HELPERS)
 def _structured(module: Module, flat: _Emitter) -> str:
     """model.py with one class per distinct block (irc/backend/pytorch/blocks.py), the top class named as the
     flat one; raises Unstructurable when the blocks cannot be written."""
+    from . import blocks
+
     reserved = RESERVED | {flat.cls, template.CONTAINER}
     classes = blocks.Classes(module, reserved)
     classes.build()
@@ -464,9 +466,11 @@ def emit_pytorch(module: Module, out_dir: str, progress: Callable[[str], None] |
     source = emitter.emit()
     entries = emitter.weight_entries()
     if has_calls(module) and not emitter.renamed:
+        from .blocks import Unstructurable
+
         try:
             source = _structured(module, emitter)
-        except blocks.Unstructurable:
+        except Unstructurable:
             pass  # written flat
     py_path = os.path.join(out_dir, "model.py")
     st_path = os.path.join(out_dir, "model.safetensors")

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 from ...ir import Module
 from ...ir.core import Func
-from ...ir.structure import flatten
 from ...ir.dtypes import IR_TO_NP
 from ...ir.ops import OPS
+from ...ir.structure import flatten
 from ...ir.weights import WeightStore
 from .base import Ctx, expression, helper_source
 

@@ -15,8 +15,8 @@ import warnings
 from collections.abc import Callable
 
 from ...ir import Module, verify
-from ...ir.structure import outline
 from ...ir.core import sanitize_name as sanitize
+from ...ir.structure import outline
 from . import attention, conv, core_ops, custom, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
 from .custom import ENTRY_POINT_GROUP, load_plugins, register_importer
 from .decomposition import decompose_unknown, foldable_nodes

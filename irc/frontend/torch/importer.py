@@ -13,21 +13,18 @@ instance) are computed here, once, and enter the IR as constants.
 
 from __future__ import annotations
 
-import linecache
 import operator
-import os
-import re
 from collections.abc import Callable
 
 import torch
 
-from ...ir import DenseAttr, FileLoc, Frame, Func, IrcError, Module, TensorType, Value, WeightStore
+from ...ir import DenseAttr, Func, IrcError, Module, TensorType, Value, WeightStore
 from ...ir.core import DENSE_MAX
 from ...ir.core import sanitize_name as sanitize
 from ...ir.dtypes import FLOAT_DTYPES, from_torch
 from ...ir.table import OpTable
 from ..core import POISON, Frontend, Poisoned, Unsupported
-from .load import keep_module_hint
+from .load import format_loc, frame_loc, keep_module_hint, module_frames
 
 aten = torch.ops.aten
 
@@ -40,8 +37,6 @@ SHAPE_ONLY = {aten.new_zeros.default, aten.new_ones.default, aten.new_full.defau
 NEVER_FOLD = {aten.rand.default, aten.randn.default, aten.rand_like.default, aten.randn_like.default,
               aten.bernoulli.default, aten.empty.memory_format}
 
-_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
-_HERE = os.path.dirname(os.path.abspath(__file__))  # irc's own forwards (nn.LSTM, kept modules) live here
 
 
 # ----------------------------------------------------------------------------- fake tensors and sizes
@@ -113,31 +108,6 @@ def static_list(sizes: list | tuple, what: str) -> list:
 # ----------------------------------------------------------------------------- locations and op names
 
 
-def frame_loc(stack_trace: str | None) -> FileLoc | None:
-    """FileLoc of the innermost frame outside torch (and irc's own forwards) in a node's stack trace."""
-    if not stack_trace:
-        return None
-    frames = re.findall(r'File "([^"]+)", line (\d+), in [^\n]*\n([^\n]*)', stack_trace)
-    for path, line, _code in reversed(frames):
-        ap = os.path.abspath(path)
-        if ap.startswith((_TORCH_DIR + os.sep, _HERE + os.sep)) or "<" in path:
-            continue
-        src = linecache.getline(path, int(line))  # traces strip indentation; the file has it
-        col = len(src) - len(src.lstrip()) + 1 if src.strip() else 1
-        # a location that reads the same on every machine: the path inside its package, or the file name
-        short = os.path.basename(path)
-        for marker in ("site-packages" + os.sep, "dist-packages" + os.sep):
-            if marker in ap:
-                short = ap.split(marker, 1)[1]
-                break
-        return FileLoc(short, int(line), col)
-    return None
-
-
-def _format_loc(loc: FileLoc | None) -> str:
-    return f"{loc.file}:{loc.line}" if loc is not None else "unknown source line"
-
-
 def op_name(target: object) -> str:
     """How an error names a node's target: `aten.conv2d.default`."""
     if isinstance(target, torch._ops.OpOverload):
@@ -191,33 +161,12 @@ class TorchImporter(Frontend):
         return next(iter(sub.children()), None) is None
 
     def frames(self, node: torch.fx.Node | None) -> tuple:
-        """The blocks `node` ran in (irc.ir.structure): every module call on its `nn_module_stack` below the
-        model itself, down to the first of torch.nn's own layers (whose ops stay in the block that called it)."""
+        """The blocks `node` ran in (irc.ir.structure), from its `nn_module_stack` (load.module_frames)."""
         stack = (node.meta.get("nn_module_stack") or {}) if node is not None else {}
         key = tuple(stack)
-        if key in self._frame_cache:
-            return self._frame_cache[key]
-        frames, parent = [], ""
-        for ident, (path, type_name) in stack.items():
-            if not isinstance(path, str) or not path:
-                continue
-            type_name = str(type_name)
-            sub = self._submodule(path)
-            sequential = isinstance(sub, torch.nn.Sequential) if sub is not None else \
-                type_name == "torch.nn.modules.container.Sequential"
-            if type_name.startswith("torch.nn.modules.") and not sequential:
-                break
-            rel = path[len(parent) + 1:] if parent and path.startswith(parent + ".") else path
-            frames.append(Frame(str(ident), rel, type_name.rpartition(".")[2] or "Block", sequential))
-            parent = path
-        self._frame_cache[key] = tuple(frames)
+        if key not in self._frame_cache:
+            self._frame_cache[key] = module_frames(self.root, stack)
         return self._frame_cache[key]
-
-    def _submodule(self, path: str) -> torch.nn.Module | None:
-        try:
-            return self.root.get_submodule(path) if self.root is not None else None
-        except Exception:
-            return None
 
     def base_name(self, node: torch.fx.Node, kind: str) -> str:
         path = self._module_path(node)
@@ -231,7 +180,7 @@ class TorchImporter(Frontend):
         """Record that `node` cannot be imported: its module path, source line, and the `--keep-module` that
         would keep the module holding it whole (the innermost one, from `nn_module_stack`)."""
         path = self._module_path(node)
-        where = f"{path or '<top>'} ({_format_loc(frame_loc(node.meta.get('stack_trace')))})"
+        where = f"{path or '<top>'} ({format_loc(frame_loc(node.meta.get('stack_trace')))})"
         keep = keep_module_hint(self.root, node.meta.get("nn_module_stack"))
         self.fail(opname, self._eval_hint(reason, node), where + (f" [--keep-module {keep}]" if keep else ""))
 

@@ -18,14 +18,16 @@ import importlib
 import importlib.util
 import io
 import json
+import linecache
 import os
 import pickletools
+import re
 import sys
 import warnings
 import zipfile
 from dataclasses import dataclass
 
-from ...ir import IrcError
+from ...ir import FileLoc, Frame, IrcError
 
 # Globals torch's weights_only unpickler accepts anyway; not worth naming in the refusal message.
 _BENIGN_PREFIXES = ("torch._utils.", "collections.OrderedDict", "torch.serialization.", "builtins.", "__builtin__.",
@@ -375,3 +377,57 @@ def _load_trusted(path):
 
 __all__ = ["Source", "build_arch", "class_spec", "detect_kind", "load_source", "keep_module_hint", "pickle_globals",
            "resolve_arch"]
+
+
+def module_frames(root: object, stack: dict) -> tuple:
+    """The blocks (irc.ir.structure.Frame) of one node's `nn_module_stack`: every module call below the model
+    itself, down to the first of torch.nn's own layers (whose ops stay in the block that called it). An
+    nn.Sequential (or a subclass) is marked as such; `root` (the model, or None) tells subclasses apart."""
+    import torch
+
+    frames, parent = [], ""
+    for ident, (path, type_name) in stack.items():
+        if not isinstance(path, str) or not path:
+            continue
+        type_name = str(type_name)
+        try:
+            sub = root.get_submodule(path) if root is not None else None
+        except Exception:  # noqa: BLE001  (a path torch recorded that the model no longer has)
+            sub = None
+        sequential = isinstance(sub, torch.nn.Sequential) if sub is not None else \
+            type_name == "torch.nn.modules.container.Sequential"
+        if type_name.startswith("torch.nn.modules.") and not sequential:
+            break
+        rel = path[len(parent) + 1:] if parent and path.startswith(parent + ".") else path
+        frames.append(Frame(str(ident), rel, type_name.rpartition(".")[2] or "Block", sequential))
+        parent = path
+    return tuple(frames)
+
+
+def frame_loc(stack_trace: str | None) -> FileLoc | None:
+    """FileLoc of the innermost frame outside torch (and irc's own forwards) in a node's stack trace."""
+    if not stack_trace:
+        return None
+    import torch
+
+    torch_dir = os.path.dirname(os.path.abspath(torch.__file__))
+    here = os.path.dirname(os.path.abspath(__file__))  # irc's own forwards (nn.LSTM, kept modules) live here
+    frames = re.findall(r'File "([^"]+)", line (\d+), in [^\n]*\n([^\n]*)', stack_trace)
+    for path, line, _code in reversed(frames):
+        ap = os.path.abspath(path)
+        if ap.startswith((torch_dir + os.sep, here + os.sep)) or "<" in path:
+            continue
+        src = linecache.getline(path, int(line))  # traces strip indentation; the file has it
+        col = len(src) - len(src.lstrip()) + 1 if src.strip() else 1
+        # a location that reads the same on every machine: the path inside its package, or the file name
+        short = os.path.basename(path)
+        for marker in ("site-packages" + os.sep, "dist-packages" + os.sep):
+            if marker in ap:
+                short = ap.split(marker, 1)[1]
+                break
+        return FileLoc(short, int(line), col)
+    return None
+
+
+def format_loc(loc: FileLoc | None) -> str:
+    return f"{loc.file}:{loc.line}" if loc is not None else "unknown source line"

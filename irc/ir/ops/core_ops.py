@@ -53,11 +53,12 @@ define("call", "core", ("operands*",),
         Attr("scope", "str", doc="the instance's attribute path under its caller (`layer1`, `0`): the callee's "
                                  "`nn.param` keys are read under this prefix, and the emitted PyTorch module "
                                  "holds the instance at this path")],
-       infer_call, num_results=_call_results,
+       infer_call, num_results=_call_results, traits=("inlined",),
        doc="Runs the function @callee on the operands: one instance of a block of the source model (a "
            "Bottleneck, an nn.Sequential). The callee's `nn.param` keys are relative to the call's scope, so one "
            "function serves every instance whose ops are alike; editing it changes them all. Passes run on the "
-           "inlined module and the blocks are found again afterwards (irc.ir.structure).")
+           "inlined module and the blocks are found again afterwards (irc.ir.structure); every backend but "
+           "PyTorch writes the inlined module (trait `inlined`).")
 
 
 def infer_cast(ins: list[TensorType], attrs: dict) -> TensorType:

@@ -116,6 +116,7 @@ TRAITS = {
     "elementwise": "each output element depends on the elements at the same index of broadcast operands",
     "unary": "one operand, result of its shape (an element-wise function; only a cast changes the dtype)",
     "movement": "moves or selects data without arithmetic (no FLOPs)",
+    "inlined": "replaced by what it stands for before passes and backends see it (irc.ir.structure.flatten)",
     "reshape": "changes the shape only; the data in memory order is unchanged",
     "commutative": "operands 0 and 1 may be swapped",
     "per_channel_affine": "an affine map per channel of its input (fusable into a neighbouring conv or linear); "
