@@ -121,7 +121,7 @@ def _emitted_output_names(directory: str):
             tree = ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
         return None
-    for cls in tree.body:
+    for cls in reversed(tree.body):  # the model's class is the last one (its blocks' classes come first)
         if isinstance(cls, ast.ClassDef):
             for fn in cls.body:
                 if isinstance(fn, ast.FunctionDef) and fn.name == "forward":

@@ -17,7 +17,9 @@ pytest.importorskip("irc.frontend.torch")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "models"))
 
 
-def _build(tmp_path_factory, name, factory, size):
+def _build(tmp_path_factory, name, factory, size, structured=False):
+    """The model and its IR, flat (one line per op instance, as these tests edit one instance) unless
+    `structured`."""
     import zoo
     from helpers import randomize_
 
@@ -25,7 +27,7 @@ def _build(tmp_path_factory, name, factory, size):
     from irc.frontend.torch import import_model
 
     model = randomize_(getattr(zoo, factory)(), seed=3)
-    module = import_model(model, [((3, size, size), "f32")], batch=1)
+    module = import_model(model, [((3, size, size), "f32")], batch=1, structured=structured)
     path = str(tmp_path_factory.mktemp(name) / f"{name}.ir")
     irc.save(module, path)
     return model, path
@@ -91,6 +93,29 @@ def test_unedited_models_report_no_divergence(resnet, mobilenet):
         assert result.culprit is None, "\n".join(result.lines())
         assert result.compared > 20
         assert result.lines()[-1] == "no divergence: every compared value is within the rule"
+
+
+def test_an_edited_block_is_blamed_at_its_first_instance(tmp_path_factory):
+    """In an IR with blocks, an edit of @Bottleneck's bn2 changes every instance; the first one to run is
+    blamed, at the edited line of the function."""
+    from irc.bisect import bisect
+
+    model, path = _build(tmp_path_factory, "resnet_blocks", "_resnet50_quick", 32, structured=True)
+    with open(path) as f:
+        text = f.read()
+    start = text.index("func @Bottleneck(")
+    line = text[:start].count("\n") + 1 + next(i for i, ln in enumerate(text[start:].split("\n"))
+                                               if re.match(r"\s*%bn2 = nn\.batch_norm", ln))
+    lines = text.split("\n")
+    lines[line - 1] = lines[line - 1].replace("epsilon = 1e-05", "epsilon = 0.01")
+    edited = path.replace(".ir", ".eps.ir")
+    with open(edited, "w") as f:
+        f.write("\n".join(lines))
+    result = bisect(model, ir=edited)
+    assert result.culprit is not None, "\n".join(result.lines())
+    assert result.culprit.name == "layer1.0.bn2", "\n".join(result.lines())
+    ir_line, _ = result.where(result.culprit, short=False)
+    assert ir_line == f"{edited}:{line}"
 
 
 def test_bn_epsilon_is_blamed(resnet):

@@ -125,7 +125,7 @@ def _seed_module(name: str, passes: str, full: bool = False):
     builder, hw = (ZOO[name][2], ZOO[name][3]) if full else (ZOO[name][0], ZOO[name][1])
     torch.manual_seed(0)
     model = randomize_(builder(), 0)
-    module = run_passes(import_model(model, [((3, hw, hw), "f32")], batch=1), passes)
+    module = run_passes(import_model(model, [((3, hw, hw), "f32")], batch=1, structured=False), passes)
     return model, module, hw
 
 

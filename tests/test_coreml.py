@@ -52,7 +52,7 @@ def as_list(out):
 
 
 def ir_of(model, size):
-    module = import_model(model, [((3, size, size), "f32")], batch=1)
+    module = import_model(model, [((3, size, size), "f32")], batch=1, structured=False)
     run_passes(module, CLEAN)
     return module
 

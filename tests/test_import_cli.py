@@ -22,6 +22,7 @@ from irc.backend.pytorch.executor import Executor  # noqa: E402
 from irc.fidelity import assert_close  # noqa: E402
 from irc.frontend.torch.load import detect_kind, load_source, pickle_globals  # noqa: E402
 from irc.ir import IrcError  # noqa: E402
+from irc.ir.io import used_param_keys  # noqa: E402
 from irc.tools.irc_import import main  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,7 +117,7 @@ def test_cli_imports_each_kind(files, kind, tmp_path, capsys):
     assert rc == 0, err
     assert "wrote" in err and "FLOPs" in err and "Traceback" not in err
     m = check_output(tmp_path / "m.ir", model, batch=(1, 3) if kind == "torchscript" else (1,))
-    keys = {op.attrs["key"] for op in m.ops() if op.name == "nn.param"}
+    keys = set(used_param_keys(m))  # a block's relative keys under each of its calls' scopes
     assert keys <= set(model.state_dict())  # the source's state_dict keys, whatever the file kind
 
 

@@ -18,6 +18,7 @@ import irc  # noqa: E402
 from irc.backend.pytorch.executor import Executor  # noqa: E402
 from irc.fidelity import assert_close  # noqa: E402
 from irc.ir import FileLoc, IrcError  # noqa: E402
+from irc.ir.structure import flatten  # noqa: E402
 
 
 def _line_of(obj, text):
@@ -60,13 +61,13 @@ def _ops(module):
 def test_names_keys_and_locations():
     model = randomize_(Net())
     m = irc.import_model(model, [((3, 16, 16), "f32")])
-    ops = _ops(m)
+    ops = _ops(flatten(m))  # the names of every op instance
     # value names follow module paths; functional ops inside a module get the op kind appended
     for name in ("stem", "layer1.0.conv1", "layer1.0.bn1", "layer1.0.relu", "layer1.1.conv1", "layer1.0.add", "fc"):
         assert name in ops, (name, sorted(ops))
     assert ops["layer1.0.conv1"].name == "nn.conv2d" and ops["layer1.0.add"].name == "nn.add"
     # nn.param keys are exactly the state_dict keys the graph uses
-    keys = {op.attrs["key"] for op in m.main.ops if op.name == "nn.param"}
+    keys = {op.attrs["key"] for op in flatten(m).main.ops if op.name == "nn.param"}
     sd = set(model.state_dict())
     assert keys <= sd and "layer1.0.bn1.running_var" in keys and not any("num_batches" in k for k in keys)
     assert ops["layer1.0.conv1.weight"].attrs["key"] == "layer1.0.conv1.weight"

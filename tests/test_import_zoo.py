@@ -18,6 +18,7 @@ from models.zoo import ZOO  # noqa: E402
 import irc  # noqa: E402
 from irc.backend.pytorch.executor import Executor  # noqa: E402
 from irc.fidelity import assert_close  # noqa: E402
+from irc.ir.io import used_param_keys  # noqa: E402
 
 
 def reference(model, x):
@@ -53,7 +54,7 @@ def check_import(name, model, size, seed=0):
     text = irc.print(module)
     assert irc.print(irc.parse(text, weights=module.weights)) == text
     # nn.param keys are the source's state_dict keys (or computed constants, which say so)
-    keys = {op.attrs["key"] for op in module.ops() if op.name == "nn.param"}
+    keys = set(used_param_keys(module))
     assert {k for k in keys if not k.startswith("_folded.")} <= set(before)
     run = Executor(module)
     g = torch.Generator().manual_seed(seed + 1)

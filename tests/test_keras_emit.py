@@ -116,7 +116,7 @@ def torch_to_keras(name, tmp_path, full=False):
     quick, qsize, big, fsize = ZOO[name]
     model = randomize_((big if full else quick)())
     size = fsize if full else qsize
-    module = irc.import_model(model, [((3, size, size), "f32")], batch=1)
+    module = irc.import_model(model, [((3, size, size), "f32")], batch=1, structured=False)
     irc.run_passes(module, "canonicalize,fuse-bn,fold-constants,cse,dce")
     before = irc.print(module)
     out = emit(module, tmp_path)

@@ -26,7 +26,7 @@ def _convert(model, shapes, out, passes=PASSES, weights="f32", batch=1):
     from irc.frontend.torch import import_model
     from irc.passes.manager import run_passes
 
-    module = import_model(model, [(s, "f32") for s in shapes], batch=batch)
+    module = import_model(model, [(s, "f32") for s in shapes], batch=batch, structured=False)
     run_passes(module, passes)
     info = emit_ncnn(module, str(out), weights=weights)
     return module, info

@@ -516,7 +516,8 @@ def seed_ir(name, full=False, batch="dynamic"):
 
     quick, hw, big, full_hw = ZOO[name]
     model = randomize_((big if full else quick)(), 0)
-    return irc.import_model(model, [((3, full_hw if full else hw, full_hw if full else hw), "f32")], batch=batch)
+    return irc.import_model(model, [((3, full_hw if full else hw, full_hw if full else hw), "f32")], batch=batch,
+                            structured=False)
 
 
 @pytest.mark.parametrize("name", SEEDS)

@@ -371,7 +371,7 @@ def test_tensorflow_style_version_of_a_real_model(wrapped):
     from irc.frontend.torch import import_model
 
     model = randomize_(Blocks.make())
-    tf = tfify(import_model(model, [((3, 16, 16), "f32")], batch="dynamic"), wrapped)
+    tf = tfify(import_model(model, [((3, 16, 16), "f32")], batch="dynamic", structured=False), wrapped)
     kinds = op_kinds(tf)
     if wrapped:
         assert kinds["transpose"] >= 2 * kinds["conv2d"]
@@ -409,7 +409,7 @@ def test_tensorflow_style_seed_models(name, size, wrapped):
 
     kwargs = {"aux_logits": False, "init_weights": False} if name == "inception_v3" else {}
     model = randomize_(getattr(torchvision.models, name)(weights=None, **kwargs))
-    tf = tfify(import_model(model, [((3, size, size), "f32")], batch=1), wrapped)
+    tf = tfify(import_model(model, [((3, size, size), "f32")], batch=1, structured=False), wrapped)
     ex_tf = Executor(tf)
     n_before = sum(op_kinds(tf).values())
     run_pipeline(tf, "nhwc-to-nchw{change-signature=true}")

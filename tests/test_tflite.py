@@ -75,7 +75,7 @@ def assert_close(refs, outs, rule="pass"):
 
 
 def torch_module(model, shape, dtype="f32", batch=1):
-    module = import_model(model, [(shape, dtype)], batch=batch)
+    module = import_model(model, [(shape, dtype)], batch=batch, structured=False)
     run_passes(module, CLEAN)
     return module
 

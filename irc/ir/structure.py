@@ -17,10 +17,11 @@ import heapq
 import itertools
 
 from .core import Frame, Func, Module, Op, Value, sanitize_name, uniquify
-from .diagnostics import IrcError
+from .diagnostics import Diagnostic, DiagnosticError, IrcError
 
 CALL = "nn.call"
 MAX_CALL_DEPTH = 64  # nesting of calls flatten follows (the verifier refuses recursion)
+MAX_INLINED_OPS = 10_000_000  # ops of the inlined function, at most
 
 
 def has_calls(module: Module) -> bool:
@@ -36,6 +37,7 @@ def flatten(module: Module, copy: bool = False) -> Module:
     `copy`)."""
     if not copy and not has_calls(module):
         return module
+    _check_calls(module)
     main = module.main
     args = [Value(a.name, a.type, pos=a.pos) for a in main.args]
     flat = Func(main.name, args, list(main.result_types), pos=main.pos, attrs=main.attrs)
@@ -48,6 +50,49 @@ def flatten(module: Module, copy: bool = False) -> Module:
     out.source = module.source
     flat.module = out
     return out
+
+
+def _check_calls(module: Module) -> None:
+    """What flatten needs of the calls, reported as diagnostics (it runs before the verifier when a pass repairs
+    types): each names a function other than the main one with its arity, calls do not recurse, and the
+    inlined function stays within MAX_INLINED_OPS ops (a few bytes of calls calling calls twice can stand for
+    more ops than memory holds)."""
+    diags: list[Diagnostic] = []
+    for func in module.funcs:
+        for op in func.ops:
+            if op.name != CALL:
+                continue
+            callee = module.func(op.attrs.get("callee")) if isinstance(op.attrs.get("callee"), str) else None
+            if callee is None or callee is module.main or not isinstance(op.attrs.get("scope"), str):
+                diags.append(Diagnostic("nn.call needs a 'callee' naming a function other than the main one and "
+                                        "a 'scope' string", op.pos))
+            elif len(op.operands) != len(callee.args) or len(op.results) != len(callee.outputs):
+                diags.append(Diagnostic(f"nn.call passes {len(op.operands)} operands for {len(op.results)} results "
+                                        f"but @{callee.name} takes {len(callee.args)} and returns "
+                                        f"{len(callee.outputs)}", op.pos))
+    if not diags:
+        sizes: dict[str, int] = {}
+        total = _inlined_size(module, module.main, sizes, ())
+        if total > MAX_INLINED_OPS:
+            diags.append(Diagnostic(f"inlining the calls would make {total} ops (irc allows {MAX_INLINED_OPS})",
+                                    module.main.pos))
+    if diags:
+        raise DiagnosticError(diags, module.path, module.source)
+
+
+def _inlined_size(module: Module, func: Func, sizes: dict[str, int], chain: tuple) -> int:
+    """How many ops `func` becomes inlined (capped just past MAX_INLINED_OPS); a recursive call is an error."""
+    if func.name in chain:
+        raise DiagnosticError([Diagnostic(f"@{func.name} calls itself: calls cannot recurse", func.pos)],
+                              module.path, module.source)
+    if func.name not in sizes:
+        total = 0
+        for op in func.ops:
+            total += _inlined_size(module, module.func(op.attrs["callee"]), sizes, chain + (func.name,)) \
+                if op.name == CALL else 1
+            total = min(total, MAX_INLINED_OPS + 1)
+        sizes[func.name] = total
+    return sizes[func.name]
 
 
 def _inline(module: Module, func: Func, dst: Func, env: dict, prefix: str, frames: tuple, counter, depth: int) -> None:

@@ -16,6 +16,7 @@ from .ops import OPS, ShapeError
 from .ops.registry import infer_types, normalize_attrs
 
 MAX_ERRORS = 50
+MAX_INSTANCES = 100_000  # block instances whose weights the verifier checks, at most
 
 
 def verify(module: Module) -> None:
@@ -71,8 +72,13 @@ class _Verifier:
             return prefixes
         main = self.module.main
         stack = [(main, "", (main.name,))]
+        visits = 0
         while stack:
             func, prefix, chain = stack.pop()
+            visits += 1
+            if visits > MAX_INSTANCES:
+                self.diags.append(Diagnostic(f"the calls make more than {MAX_INSTANCES} block instances", func.pos))
+                break
             if prefix in prefixes.setdefault(func.name, []):
                 continue
             prefixes[func.name].append(prefix)
