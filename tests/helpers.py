@@ -15,9 +15,11 @@ def make_weights(module, path: str, seed: int = 0) -> None:
     """Write a safetensors file holding a random tensor for every nn.param of `module` (by its declared type)."""
     from safetensors.numpy import save_file
 
+    from irc.ir.structure import flatten
+
     rng = np.random.default_rng(seed)
     tensors = {}
-    for op in module.ops():
+    for op in flatten(module).ops():  # a block's params under each of its calls' scopes
         if op.name == "nn.param" and op.result.type is not None:
             t = op.result.type
             if t.dtype.startswith("f"):

@@ -287,3 +287,53 @@ def test_other_backends_write_the_inlined_model(resnet18, tmp_path):
     out = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     with torch.no_grad():
         assert_close(torch.from_numpy(np.asarray(out)), model(x), "pass")
+
+
+def test_hostile_blocks_stay_safe(tmp_path):
+    """A hand-written IR whose class names and scopes carry code: the emitted file holds none of it (the scope
+    is not an attribute name, so the model is written flat; the class name is sanitised)."""
+    text = """module @m {weights = "m.safetensors"} {
+  func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+    %a = nn.call(%x) {callee = "B", scope = "a;import os"} : tensor<1x4xf32>
+    %b = nn.call(%a) {callee = "B", scope = "ok"} : tensor<1x4xf32>
+    return %b : tensor<1x4xf32>
+  }
+
+  func @B(%x: tensor<1x4xf32>) -> tensor<1x4xf32> attributes {class = "X():\\n  import os #"} {
+    %w = nn.param() {key = "fc.weight"} : tensor<4x4xf32>
+    %fc = nn.linear(%x, %w) : tensor<1x4xf32>
+    %r = nn.relu(%fc) : tensor<1x4xf32>
+    return %r : tensor<1x4xf32>
+  }
+}
+"""
+    from test_emit_common import ir_from_text
+
+    module = ir_from_text(text, tmp_path)
+    x = torch.randn(1, 4, generator=torch.Generator().manual_seed(0))
+    ref = Executor(module)(x)[0]
+    for scope, classes in (("a;import os", 1), ("a", 2)):
+        module = ir_from_text(text.replace("a;import os", scope), tmp_path, f"m{classes}.ir")
+        out, mod = _emit(module, tmp_path, f"out{classes}")
+        source = (out / "model.py").read_text()
+        audit(source)
+        lint(out / "model.py")
+        assert "import os #" not in source and "a;import" not in source
+        assert len(re.findall(r"^class ", source, re.M)) == classes, source
+        assert_close(mod.load()(x), Executor(module)(x)[0], "exact")
+    assert_close(ref, Executor(module)(x)[0], "exact")
+
+
+def test_emitted_after_passes_keeps_the_classes(resnet18, tmp_path):
+    """fuse-bn folds every BatchNorm into its conv inside the blocks; the blocks stay alike, so model.py keeps
+    one BasicBlock class (its convs now with a bias, no BatchNorm)."""
+    model, _ = resnet18
+    module = import_model(model, [((3, 32, 32), "f32")], batch="dynamic")
+    run_passes(module, PIPELINE)
+    out, mod = _emit(module, tmp_path)
+    source = (out / "model.py").read_text()
+    assert re.findall(r"^class (\w+)", source, re.M) == ["BasicBlock", "ResNet"]
+    assert "BatchNorm2d" not in source and "downsample=None" in source
+    x = mod.example_inputs(3)
+    with torch.no_grad():
+        assert_close(mod.load()(*x), model(*x), "pass")
