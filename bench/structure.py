@@ -6,8 +6,8 @@
 Models: resnet18, resnet50, mobilenet_v2, inception_v3 (aux_logits=False, init_weights=False, 299x299),
 efficientnet_b0, vit_b_16 (torchvision, weights=None, 224x224) and yolov8n (ultralytics, built from
 "yolov8n.yaml", Detect head in export mode so the output is one tensor, one dry run to cache its anchors as
-ultralytics' exporter does, 320x320). Batch 1, f32; the weights
-are left as initialised (line counts do not depend on them). For each model:
+ultralytics' exporter does, 320x320). Batch 1, f32; the weights are left as initialised (line counts do not
+depend on them). For each model:
 
 - source lines: the summed `inspect.getsource(cls)` line counts of every distinct class among
   `model.modules()` whose `__module__` does not start with "torch." (class bodies only: no imports, no

@@ -348,7 +348,8 @@ def with_child(func: Func, donor: Func, scope: str) -> Func | None:
     The copy is only written out (its call is optional: `x if self.downsample is None else ...`)."""
     call = next(op for op in donor.ops if op.name == "nn.call" and op.attrs["scope"] == scope)
     rest = [op for op in donor.ops if op is not call]
-    if len(rest) != len(func.ops) or any(a.name != b.name for a, b in zip(rest, func.ops, strict=True)):
+    if len(rest) != len(func.ops) or any(a.name != b.name or len(a.operands) != len(b.operands)
+                                         for a, b in zip(rest, func.ops, strict=True)):
         return None
     copy = clone_func(func)
     where = donor.ops.index(call)

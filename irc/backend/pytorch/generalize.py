@@ -10,6 +10,7 @@ import contextlib
 import inspect
 import io
 import keyword
+import re
 import tokenize
 from collections.abc import Iterator
 
@@ -110,7 +111,7 @@ def merge(texts: list[str], signatures: dict[str, list[str]], reserved: set[str]
             vec = tuple(toks[m][k][1] for m in members)
             if len(set(vec)) > 1:
                 vectors.setdefault(vec, []).append(k)
-        taken = set(reserved)
+        taken = set(reserved) | set(re.findall(r"self\.(\w+)", texts[members[0]]))  # its attributes
         names = []
         for vec, positions in vectors.items():
             name = _param_name(first, positions[0], signatures)
@@ -125,15 +126,24 @@ def merge(texts: list[str], signatures: dict[str, list[str]], reserved: set[str]
 
 
 def substitute(text: str, names: list[tuple]) -> str:
-    """`text` with the literal tokens at each argument's positions replaced by the argument's name."""
+    """`text` with the literal tokens at each argument's positions replaced by the argument's name; in forward,
+    by `self.NAME`, which __init__ then sets (`self.groups = groups`)."""
     tokens = literals(text)
     lines = text.split("\n")
+    forward = next(i for i, ln in enumerate(lines) if ln.startswith("    def forward(")) + 1
+    kept = []
     edits = sorted(((tokens[k][2], tokens[k][3], name) for name, _, positions in names for k in positions),
                    reverse=True)
     for (row, col), (erow, ecol), name in edits:
-        assert row == erow
-        line = lines[row - 1]
-        lines[row - 1] = line[:col] + name + line[ecol:]
+        if row != erow:
+            raise ValueError("a literal over two lines")
+        if row > forward:
+            kept.append(name)
+            name = f"self.{name}"
+        lines[row - 1] = lines[row - 1][:col] + name + lines[row - 1][ecol:]
+    init = next(i for i, ln in enumerate(lines) if ln.strip() == "super().__init__()") + 1
+    for name in sorted(set(kept), reverse=True):
+        lines.insert(init, f"        self.{name} = {name}")
     return "\n".join(lines)
 
 
