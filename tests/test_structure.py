@@ -397,3 +397,23 @@ def _check_zoo_model(name, model, size, tmp_path):
                     strict=True):
         assert_close(g, r, "pass" if name in ("vit_b_16", "swin_t") else "exact", name=name)
     lint(out / "model.py")
+
+
+def test_bisect_of_emitted_blocks_names_the_broken_instance(resnet18, tmp_path):
+    """--bisect against a model.py with blocks compares what its forward computes (each block's result): a
+    weight broken inside layer2[0] is blamed on that block's result, named as in the inlined IR."""
+    from safetensors.torch import load_file, save_file
+
+    from irc.bisect import bisect
+
+    model, module = resnet18
+    path = tmp_path / "m.ir"
+    irc.save(module, str(path))
+    out, _ = _emit(module, tmp_path)
+    assert bisect(model, ir=str(path), emitted=str(out)).culprit is None
+    weights = load_file(str(out / "model.safetensors"))
+    weights["layer2.0.conv2.weight"] = weights["layer2.0.conv2.weight"] * 1.5
+    save_file(weights, str(out / "model.safetensors"))
+    result = bisect(model, ir=str(path), emitted=str(out))
+    assert result.culprit is not None and result.culprit.name.startswith("layer2.0."), "\n".join(result.lines())
+    assert result.compared >= 5

@@ -28,7 +28,10 @@ def op_flops(op: Op) -> int:
 
 
 def count_flops(module: Module) -> int:
-    return sum(op_flops(op) for op in module.ops())
+    """FLOPs of one run: every block counted once per call."""
+    from .structure import flatten
+
+    return sum(op_flops(op) for op in flatten(module).ops())
 
 
 def format_flops(n: float) -> str:

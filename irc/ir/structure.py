@@ -31,11 +31,13 @@ def has_calls(module: Module) -> bool:
 # ----------------------------------------------------------------------------- flatten
 
 
-def flatten(module: Module, copy: bool = False) -> Module:
+def flatten(module: Module, copy: bool = False, names: dict | None = None) -> Module:
     """`module` with every `nn.call` inlined: a new Module (sharing the weight store) of one function, each op
     with `op.scope` set to the Frames of the calls it came from. `module` itself when it has no call (unless
-    `copy`)."""
+    `copy`). `names`, when given, gets {id(value of the main function): its name in the flat one}."""
     if not copy and not has_calls(module):
+        if names is not None:
+            names.update({id(v): v.name for v in module.main.values()})
         return module
     _check_calls(module)
     main = module.main
@@ -44,6 +46,8 @@ def flatten(module: Module, copy: bool = False) -> Module:
     env = {id(a): b for a, b in zip(main.args, args, strict=True)}
     _inline(module, main, flat, env, "", (), itertools.count(), 0)
     flat.set_outputs([env[id(v)] for v in main.outputs])
+    if names is not None:
+        names.update({id(v): env[id(v)].name for v in main.values()})
     flat.written_ret_types = main.written_ret_types
     flat.ret.pos = main.ret.pos
     out = Module(module.name, module.attrs, [flat], module.weights, module.path)
