@@ -3,7 +3,6 @@ one class per block structure in the emitted PyTorch."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
