@@ -135,8 +135,8 @@ def sequential(module: Module, func: Func, blocks: dict[str, str]) -> str | None
     prev = func.args[0]
     for op in steps:
         if not op.operands or op.operands[0] is not prev or len(op.results) != 1 or \
-                any(param_op(v) is None for v in op.operands[1:]):
-            return None
+                any(param_op(v) is None for v in op.operands[1:]) or (op.name == "nn.call" and len(op.operands) > 1):
+            return None  # an nn.Sequential passes its children one tensor
         prev = op.result
     if func.outputs[0] is not prev or not steps:
         return None
