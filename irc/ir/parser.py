@@ -428,6 +428,8 @@ def _infer_for_parser(opname, in_values, attrs, module, nresults, pos, diags):
     except ShapeError as e:
         diags.append(Diagnostic(f"cannot infer the result type of {opname}: {e}", pos))
         return [None] * nresults
+    except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError):
+        return [None] * nresults  # sizes a block leaves open (`?`): the verifier infers them per instance
 
 
 __all__ = ["grammar_path", "parse"]

@@ -18,6 +18,8 @@ import itertools
 
 from .core import Frame, Func, Module, Op, Value, sanitize_name, uniquify
 from .diagnostics import Diagnostic, DiagnosticError, IrcError
+from .ops import OPS
+from .ops.registry import infer_types
 
 CALL = "nn.call"
 MAX_CALL_DEPTH = 64  # nesting of calls flatten follows (the verifier refuses recursion)
@@ -54,6 +56,24 @@ def flatten(module: Module, copy: bool = False, names: dict | None = None) -> Mo
     out.source = module.source
     flat.module = out
     return out
+
+
+def _instance_types(module: Module, op: Op, operands: list[Value], attrs: dict) -> list:
+    """The result types of a block's op in one instance: a function several instances share may leave sizes
+    open (`?`), which the instance's operands and weights fix. The declared types where inference cannot."""
+    declared = [r.type for r in op.results]
+    if all(t is not None and None not in t.shape for t in declared):
+        return declared
+    try:
+        if op.name == "nn.param":
+            return [module.weights.type_of(attrs["key"])] if module.weights is not None and \
+                module.weights.has(attrs["key"]) else declared
+        if any(v.type is None for v in operands):
+            return declared
+        inferred = infer_types(OPS[op.name], [v.type for v in operands], attrs)
+    except Exception:  # noqa: BLE001  (the verifier reports what does not fit)
+        return declared
+    return inferred if len(inferred) == len(declared) else declared
 
 
 def _check_calls(module: Module) -> None:
@@ -116,8 +136,9 @@ def _inline(module: Module, func: Func, dst: Func, env: dict, prefix: str, frame
         attrs = dict(op.attrs)
         if op.name == "nn.param" and prefix:
             attrs["key"] = prefix + attrs["key"]
-        new = Op(op.name, [env[id(v)] for v in op.operands], attrs, [r.type for r in op.results],
-                 [prefix + r.name for r in op.results], op.loc, op.pos)
+        operands = [env[id(v)] for v in op.operands]
+        types = _instance_types(module, op, operands, attrs) if prefix else [r.type for r in op.results]
+        new = Op(op.name, operands, attrs, types, [prefix + r.name for r in op.results], op.loc, op.pos)
         new.operand_pos, new.type_pos = op.operand_pos, op.type_pos
         new.scope = frames + op.scope
         dst.append(new)
@@ -145,9 +166,13 @@ def clone_func(func: Func) -> Func:
 # ----------------------------------------------------------------------------- outline
 
 
-def outline(module: Module) -> Module:
+def outline(module: Module, generic: bool = True) -> Module:
     """Put the blocks back: `module`'s one function, whose ops carry `op.scope`, becomes `@forward` plus one
-    function per distinct block, called with `nn.call`. Changes and returns `module`."""
+    function per distinct block, called with `nn.call`. Changes and returns `module`.
+
+    Blocks alike but for sizes (a Bottleneck of 64 channels and one of 256) share one function whose types
+    leave those sizes open (`?`), unless `generic` is False (one function per set of sizes, as the emitted
+    PyTorch wants: its constructors need the sizes)."""
     if len(module.funcs) != 1 or has_calls(module):
         return module
     func = module.main
@@ -160,7 +185,7 @@ def outline(module: Module) -> Module:
             break
         for op in func.ops:  # that block's ops join its caller's
             op.scope = tuple(f for f in op.scope if f.ident != tangled)
-    _Outliner(module, scopes).run()
+    _Outliner(module, scopes, generic).run()
     return module
 
 
@@ -219,11 +244,13 @@ def _tangled(func: Func, scopes: dict[int, tuple]) -> str | None:
 
 
 class _Outliner:
-    def __init__(self, module: Module, scopes: dict[int, tuple]):
+    def __init__(self, module: Module, scopes: dict[int, tuple], generic: bool):
         self.module = module
         self.func = module.main
         self.scopes = scopes
+        self.generic = generic
         self.by_signature: dict[tuple, Func] = {}
+        self.by_structure: dict[tuple, Func] = {}  # the signature without sizes
         self.funcs: list[Func] = []
         self.names = {"forward", self.func.name}
 
@@ -300,9 +327,15 @@ class _Outliner:
         callee.set_outputs(outputs)
         signature = _signature(callee)
         same = self.by_signature.get(signature)
+        structure = _signature(callee, sizes=False)
+        if same is None and self.generic and structure in self.by_structure:
+            same = self.by_structure[structure]
+            _widen(same, callee)
+            self.by_signature[signature] = same
         if same is None:
             callee.name = uniquify(sanitize_name(frame.cls).replace(".", "_"), self.names)
             self.by_signature[signature] = callee
+            self.by_structure.setdefault(structure, callee)
             self.funcs.append(callee)
             same = callee
         call.attrs["callee"] = same.name
@@ -345,16 +378,35 @@ def _topological(ops: list[Op]) -> list[Op]:
     return out
 
 
-def _signature(func: Func) -> tuple:
-    """What makes two functions alike: their types, attributes and wiring (names and locations aside)."""
+def _signature(func: Func, sizes: bool = True) -> tuple:
+    """What makes two functions alike: their types (with or without the sizes), attributes and wiring (names and
+    locations aside)."""
     from .printer import _attr_dict
 
+    def kind(t: object) -> object:
+        return str(t) if sizes or t is None else (t.dtype, t.rank)
+
     ids: dict[int, object] = {id(a): ("arg", i) for i, a in enumerate(func.args)}
-    parts: list = [tuple(str(a.type) for a in func.args), _attr_dict(func.attrs)]
+    parts: list = [tuple(kind(a.type) for a in func.args), _attr_dict(func.attrs)]
     for j, op in enumerate(func.ops):
         for k, r in enumerate(op.results):
             ids[id(r)] = (j, k)
-        parts.append((op.name, _attr_dict(op.attrs), tuple(str(r.type) for r in op.results),
+        parts.append((op.name, _attr_dict(op.attrs), tuple(kind(r.type) for r in op.results),
                       tuple(ids[id(v)] for v in op.operands)))
     parts.append(tuple(ids[id(v)] for v in func.outputs))
     return tuple(parts)
+
+
+def _widen(func: Func, other: Func) -> None:
+    """Leave open (`?`) every size of `func`'s types that `other`, alike but for sizes, has different."""
+    def join(a: object, b: object) -> object:
+        if a is None or b is None or a == b:
+            return a
+        return a.with_shape(x if x == y else None for x, y in zip(a.shape, b.shape, strict=True))
+
+    for a, b in zip(func.args, other.args, strict=True):
+        a.type = join(a.type, b.type)
+    for op, twin in zip(func.ops, other.ops, strict=True):
+        for r, s in zip(op.results, twin.results, strict=True):
+            r.type = join(r.type, s.type)
+    func.result_types = [join(a, b) for a, b in zip(func.result_types, other.result_types, strict=True)]

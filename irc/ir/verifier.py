@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 
-from .core import DenseAttr, Module, Op
+from .core import DenseAttr, Module, Op, TensorType
 from .dense import check_dense
 from .diagnostics import Diagnostic, DiagnosticError, loc_note
 from .ops import OPS, ShapeError
@@ -60,42 +60,82 @@ class _Verifier:
             if func.name in names:
                 self.diags.append(Diagnostic(f"function @{func.name} is defined twice", func.pos))
             names.add(func.name)
-        self.prefixes = self.call_prefixes()
         for func in self.module.funcs:
             self.func(func)
+        if self.module.funcs and not self.diags:
+            self.instances()
 
-    def call_prefixes(self) -> dict[str, list[str]]:
-        """For each function reached from the main one, the key prefixes it is called under (`layer1.0.`);
-        a call of a missing function, or a cycle of calls, is reported here."""
-        prefixes: dict[str, list[str]] = {}
-        if not self.module.funcs:
-            return prefixes
+    def instances(self) -> None:
+        """Each block once per call that reaches it (irc.ir.structure): the callee's ops are inferred from the
+        types the call passes and the weights under the call's scope, and must fit the types it declares (a `?`
+        fits any size: a function several instances share may leave their differing sizes open)."""
+        self.visits, self.reported = 0, set()
         main = self.module.main
-        stack = [(main, "", (main.name,))]
-        visits = 0
-        while stack:
-            func, prefix, chain = stack.pop()
-            visits += 1
-            if visits > MAX_INSTANCES:
-                self.diags.append(Diagnostic(f"the calls make more than {MAX_INSTANCES} block instances", func.pos))
-                break
-            if prefix in prefixes.setdefault(func.name, []):
+        for op in main.ops:
+            if op.name == "nn.call" and self.module.func(op.attrs["callee"]) is not None:
+                outs = self.instance(op, [v.type for v in op.operands], "", (main.name,)) or []
+                for i, (r, t) in enumerate(zip(op.results, outs, strict=False)):
+                    if r.type is None:
+                        r.type = t
+                    elif t is not None and r.type != t:
+                        pos = op.type_pos[i] if op.type_pos else op.pos
+                        self.once(op, f"nn.call result {i} is {r.type} but @{op.attrs['callee']} returns {t}", pos)
+
+    def instance(self, call: Op, arg_types: list, prefix: str, chain: tuple) -> list | None:
+        """The result types of one instance of a block (None where they cannot be known)."""
+        callee = self.module.func(call.attrs["callee"])
+        where = f"{prefix}{call.attrs['scope']}"
+        self.visits += 1
+        if self.visits > MAX_INSTANCES:
+            if self.visits == MAX_INSTANCES + 1:
+                self.error(call, f"the calls make more than {MAX_INSTANCES} block instances")
+            return None
+        if callee.name in chain:
+            self.error(call, f"@{chain[-1]} calls @{callee.name}, which calls it back: calls cannot recurse "
+                             f"({' -> '.join('@' + n for n in chain + (callee.name,))})")
+            return None
+        env = {}
+        for i, (a, t) in enumerate(zip(callee.args, arg_types, strict=True)):
+            if t is not None and a.type is not None and not fits(a.type, t):
+                self.once(call, f"nn.call operand {i} is {t} but @{callee.name} takes {a.type}")
+            env[id(a)] = t
+        for op in callee.ops:
+            ins = [env.get(id(v)) for v in op.operands]
+            if any(t is None for t in ins):
                 continue
-            prefixes[func.name].append(prefix)
-            if len(prefixes[func.name]) > 4096:
-                continue
-            for op in func.ops:
-                if op.name != "nn.call" or not isinstance(op.attrs.get("callee"), str):
-                    continue
-                callee = self.module.func(op.attrs["callee"])
-                if callee is None:
-                    continue  # reported with the op
-                if callee.name in chain:
-                    self.error(op, f"@{func.name} calls @{callee.name}, which calls it back: calls cannot recurse "
-                                   f"({' -> '.join('@' + n for n in chain + (callee.name,))})")
-                    continue
-                stack.append((callee, f"{prefix}{op.attrs.get('scope', '')}.", chain + (callee.name,)))
-        return prefixes
+            got = self.concrete(op, ins, where, chain + (callee.name,))
+            for i, (r, t) in enumerate(zip(op.results, got or [], strict=False)):
+                if r.type is None:
+                    r.type = t
+                elif t is not None and not fits(r.type, t):
+                    pos = op.type_pos[i] if op.type_pos else op.pos
+                    self.once(op, f"{op.name} result type {r.type} does not match inferred {t} (in {where})", pos)
+                env[id(r)] = t
+        return [env.get(id(v)) for v in callee.outputs]
+
+    def concrete(self, op: Op, ins: list, where: str, chain: tuple) -> list | None:
+        """The result types of `op` inside the block instance at `where`, given its operands' types."""
+        if op.name == "nn.param":
+            return [self.param_at(op, where + ".")]
+        if op.name == "nn.call":
+            callee = self.module.func(op.attrs["callee"])
+            if callee is None:
+                return None
+            return self.instance(op, ins, where + ".", chain)
+        try:
+            return infer_types(OPS[op.name], ins, op.attrs)
+        except ShapeError as e:
+            self.once(op, f"{op.name}: {e} (in {where})")
+        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError) as e:
+            self.once(op, f"{op.name}: cannot infer the result type in {where} ({type(e).__name__}: {e})")
+        return None
+
+    def once(self, op: Op, message: str, pos=None) -> None:
+        """One diagnostic per place, not one per instance of the block it is in."""
+        key = pos or (op.pos if op.pos is not None else id(op))
+        if key not in self.reported:
+            self.reported.add(key)
+            self.error(op, message, pos)
 
     def func(self, func):
         defined = set()
@@ -115,7 +155,7 @@ class _Verifier:
                 elif v.type is None:
                     ok = False
             if ok:
-                self.op(op)
+                self.op(op, func is self.module.main)
             for r in op.results:
                 defined.add(id(r))
         self.ret(func, defined)
@@ -144,7 +184,8 @@ class _Verifier:
             if v.type is not None and v.type != t:
                 self.error(ret, f"@{func.name} result {i} is declared {t} but %{v.name} is {v.type}", ret.pos)
 
-    def op(self, op: Op):
+    def op(self, op: Op, concrete: bool = True):
+        """Check `op`; its types only when `concrete` (a block's ops are checked per instance: `instances`)."""
         opdef = OPS.get(op.name)
         if opdef is None:
             close = difflib.get_close_matches(op.name, OPS, n=1)
@@ -176,8 +217,10 @@ class _Verifier:
         if len(op.results) != want:
             self.error(op, f"{op.name} has {want} results here, got {len(op.results)}")
             return
+        if not concrete:
+            return
         if op.name == "nn.param":
-            self.param(op)
+            self.param_at(op, "")
             return
         try:
             inferred = infer_types(opdef, [v.type for v in op.operands], op.attrs)
@@ -214,48 +257,41 @@ class _Verifier:
         if len(op.operands) != len(callee.args):
             self.error(op, f"nn.call passes {len(op.operands)} operands but @{callee.name} takes {len(callee.args)}")
             return
-        for i, (v, a) in enumerate(zip(op.operands, callee.args, strict=True)):
-            if v.type != a.type and a.type is not None:
-                self.error(op, f"nn.call operand {i} (%{v.name}) is {v.type} but @{callee.name} takes {a.type}")
         if len(op.results) != len(callee.result_types):
             self.error(op, f"nn.call has {len(op.results)} results but @{callee.name} returns "
                            f"{len(callee.result_types)}")
-            return
-        for i, (r, t) in enumerate(zip(op.results, callee.result_types, strict=True)):
-            if r.type is None:
-                r.type = t
-            elif r.type != t:
-                pos = op.type_pos[i] if op.type_pos else op.pos
-                self.error(op, f"nn.call result {i} is {r.type} but @{callee.name} returns {t}", pos)
 
-    def param(self, op: Op):
-        # a function no call reaches is not checked against the weights: its keys are relative to a call
-        name = op.func.name if op.func is not None else None
-        for prefix in self.prefixes.get(name, []) if name in self.prefixes or op.func is not None else [""]:
-            self.param_at(op, prefix)
-
-    def param_at(self, op: Op, prefix: str):
+    def param_at(self, op: Op, prefix: str) -> TensorType | None:
+        """Check the param against the weight file under `prefix`; the type the file holds."""
         store = self.module.weights
         key = prefix + op.attrs["key"]
         if store is None:
             if not self.weights_reported:
                 self.error(op, "nn.param needs a weight file, but the module has no 'weights' attribute")
                 self.weights_reported = True
-            return
+            return None
         if store.missing_file:
             if not self.weights_reported:
                 self.error(op, f"weights file '{store.path}' does not exist")
                 self.weights_reported = True
-            return
+            return None
         if not store.has(key):
             close = difflib.get_close_matches(key, store.keys(), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             self.error(op, f"weight '{key}' is not in {store.path}{hint}")
-            return
+            return None
         stored, declared = store.type_of(key), op.result.type
         if declared is None:
             op.result.type = stored
-        elif stored != declared:
+        elif not fits(declared, stored):
             what = "dtype" if stored.shape == declared.shape else "shape"
             self.error(op, f"nn.param '{key}' is declared {declared} but the weight file holds {stored} "
                            f"({what} differs)")
+        return stored
+
+
+def fits(declared: TensorType, actual: TensorType) -> bool:
+    """Whether a value of type `actual` fits where `declared` is written: the same element type and rank, and each
+    dimension the same or `?` in `declared` (a block's function may leave open what its instances differ in)."""
+    return declared.dtype == actual.dtype and declared.rank == actual.rank and all(
+        d is None or d == a for d, a in zip(declared.shape, actual.shape, strict=True))

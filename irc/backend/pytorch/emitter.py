@@ -64,7 +64,7 @@ from collections.abc import Callable
 from ...ir import IrcError, Module, verify
 from ...ir.core import Op, TensorType
 from ...ir.ops import OPS
-from ...ir.structure import flatten, has_calls
+from ...ir.structure import flatten, has_calls, outline
 from ...ir.weights import safetensors_header
 from ...ir.writer import write_files
 from . import template
@@ -304,6 +304,9 @@ def _structured(module: Module, flat: _Emitter) -> str:
     flat one; raises Unstructurable when the blocks cannot be written."""
     from . import blocks
 
+    # one function per set of sizes: each class's constructors are written from its own sizes, and the classes
+    # of a source class are then merged with the sizes as arguments
+    module = outline(flatten(module, copy=True), generic=False)
     reserved = RESERVED | {flat.cls, template.CONTAINER}
     classes = blocks.Classes(module, reserved)
     classes.build()
