@@ -416,3 +416,26 @@ def test_bisect_of_emitted_blocks_names_the_broken_instance(resnet18, tmp_path):
     result = bisect(model, ir=str(path), emitted=str(out))
     assert result.culprit is not None and result.culprit.name.startswith("layer2.0."), "\n".join(result.lines())
     assert result.compared >= 5
+
+
+def test_calls_that_multiply_are_bounded():
+    """24 functions each calling the next twice stand for 2**24 instances: refused at once, in bounded time."""
+    import time
+
+    lines = ["module @m {", "  func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {",
+             '    %y = nn.call(%x) {callee = "F0", scope = "a"} : tensor<1x4xf32>', "    return %y : tensor<1x4xf32>",
+             "  }"]
+    for i in range(24):
+        lines += [f'  func @F{i}(%x: tensor<1x4xf32>) -> tensor<1x4xf32> attributes {{class = "F"}} {{',
+                  f'    %a = nn.call(%x) {{callee = "F{i + 1}", scope = "a"}} : tensor<1x4xf32>' if i < 23 else
+                  "    %a = nn.relu(%x) : tensor<1x4xf32>",
+                  f'    %b = nn.call(%a) {{callee = "F{i + 1}", scope = "b"}} : tensor<1x4xf32>' if i < 23 else
+                  "    %b = nn.relu(%a) : tensor<1x4xf32>",
+                  "    return %b : tensor<1x4xf32>", "  }"]
+    text = "\n".join(lines + ["}"]) + "\n"
+    start = time.perf_counter()
+    with pytest.raises(DiagnosticError, match="more than 100000 block instances"):
+        irc.verify(parse(text, "bomb.ir"))
+    with pytest.raises(DiagnosticError, match="inlining the calls would make"):
+        flatten(parse(text, "bomb.ir"))
+    assert time.perf_counter() - start < 20

@@ -16,7 +16,8 @@ from .ops import OPS, ShapeError
 from .ops.registry import infer_types, normalize_attrs
 
 MAX_ERRORS = 50
-MAX_INSTANCES = 100_000  # block instances whose weights the verifier checks, at most
+MAX_INSTANCES = 100_000  # block instances the verifier checks, at most
+MAX_INSTANCE_OPS = 10_000_000  # ops it checks over all of them (what flatten allows inlined), at most
 
 
 def verify(module: Module) -> None:
@@ -69,7 +70,7 @@ class _Verifier:
         """Each block once per call that reaches it (irc.ir.structure): the callee's ops are inferred from the
         types the call passes and the weights under the call's scope, and must fit the types it declares (a `?`
         fits any size: a function several instances share may leave their differing sizes open)."""
-        self.visits, self.reported = 0, set()
+        self.visits, self.work, self.too_many, self.reported = 0, 0, False, set()
         main = self.module.main
         for op in main.ops:
             if op.name == "nn.call" and self.module.func(op.attrs["callee"]) is not None:
@@ -86,9 +87,12 @@ class _Verifier:
         callee = self.module.func(call.attrs["callee"])
         where = f"{prefix}{call.attrs['scope']}"
         self.visits += 1
-        if self.visits > MAX_INSTANCES:
-            if self.visits == MAX_INSTANCES + 1:
-                self.error(call, f"the calls make more than {MAX_INSTANCES} block instances")
+        self.work += len(callee.ops)
+        if self.visits > MAX_INSTANCES or self.work > MAX_INSTANCE_OPS:
+            if not self.too_many:
+                self.too_many = True
+                self.error(call, f"the calls make more than {MAX_INSTANCES} block instances or "
+                                 f"{MAX_INSTANCE_OPS} ops")
             return None
         if callee.name in chain:
             self.error(call, f"@{chain[-1]} calls @{callee.name}, which calls it back: calls cannot recurse "
