@@ -18,13 +18,13 @@ block) raises `Unstructurable` and the model is written flat.
 from __future__ import annotations
 
 from ...ir import Module
-from ...ir.core import Func, Op
+from ...ir.core import Func, Op, uniquify
 from ...ir.structure import clone_func
 from .base import LAYERS, SPELL_DEFAULTS
 from .emitter import _Emitter
-from .generalize import drop_defaults, literals, merge, skeleton, spelled, substitute, unique
+from .generalize import drop_defaults, literals, merge, skeleton, spelled, substitute
 from .modules import Node, find_modules, key_prefix, param_op
-from .names import Names, sanitize
+from .names import sanitize
 
 
 class Unstructurable(Exception):
@@ -103,21 +103,6 @@ class BlockEmitter(_Emitter):
                 sub = Node(node.attr, node.key_path)
                 sub.children = {"_": child}
                 super()._init_lines(sub, expr, out, container)
-
-    def body(self, reserved: set[str]) -> tuple[list[str], list[str], list[str], set[str]]:
-        """(init lines, forward lines, forward's argument names, helpers used)."""
-        self.build_tree()
-        names = Names(reserved)
-        val: dict[int, str] = {}
-        args = []
-        for a in self.func.args:
-            val[id(a)] = names.claim(a.name)
-            args.append(val[id(a)])
-        lines, helpers = self._forward(names, val)
-        init: list[str] = []
-        self._init_lines(self.root, "self", init, "Container" if self.has_digits else "nn.Module")
-        init += [f'self.register_buffer("{attr}", {expr}, persistent=False)' for attr, expr in self.constants]
-        return init, lines, args, helpers
 
 
 def sequential(module: Module, func: Func, blocks: dict[str, str]) -> str | None:
@@ -325,7 +310,7 @@ class Classes:
     def merge(self, cls: str, members: list[tuple[Func, str, dict]]) -> None:
         for indices, names in merge([t for _, t, _ in members], self.signatures, self.reserved | set(
                 n for _, _, values in members for n in values)):
-            name = unique(sanitize(cls), self.class_names)
+            name = uniquify(sanitize(cls), self.class_names)
             optional = sorted({n for m in indices for n in members[m][2]})
             params = [n for n, _, _ in names] + optional
             text = substitute(members[indices[0]][1], names).replace("class CLS(", f"class {name}(", 1)

@@ -222,23 +222,27 @@ class _Emitter:
 
     # -- the file
 
-    def emit(self) -> str:
+    def body(self, reserved: set[str]) -> tuple[list[str], list[str], list[str], set[str]]:
+        """The class's parts: (init lines, forward lines, forward's argument names, helpers used)."""
         self.build_tree()
-        cls = class_name(self.module.name)
-        reserved = RESERVED
-        if cls in reserved | {template.CONTAINER}:
-            cls += "Model"
-        self.cls = cls
-        names = Names(reserved | {cls, template.CONTAINER})
+        names = Names(reserved)
         val: dict[int, str] = {}
         args = []
         for a in self.func.args:
             val[id(a)] = names.claim(a.name)
             args.append(val[id(a)])
         lines, helpers = self._forward(names, val)
-        init = []
+        init: list[str] = []
         self._init_lines(self.root, "self", init, template.CONTAINER if self.has_digits else "nn.Module")
         init += [f'self.register_buffer("{attr}", {expr}, persistent=False)' for attr, expr in self.constants]
+        return init, lines, args, helpers
+
+    def emit(self) -> str:
+        cls = class_name(self.module.name)
+        if cls in RESERVED | {template.CONTAINER}:
+            cls += "Model"
+        self.cls = cls
+        init, lines, args, helpers = self.body(RESERVED | {cls, template.CONTAINER})
         out = [template.header(cls, sanitize(self.module.name), any("F." in ln for ln in lines + init) or helpers)]
         if helpers:
             out.append("\n\n" + helper_source(helpers).rstrip("\n") + "\n")

@@ -199,12 +199,3 @@ def _defaults(cls: str) -> dict:
         return {}
     return {k: p.default for k, p in params.items()
             if p.default is not inspect.Parameter.empty and isinstance(p.default, (int, float, bool))}
-
-
-def unique(base: str, taken: set[str]) -> str:
-    name, i = base, 0
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    taken.add(name)
-    return name
