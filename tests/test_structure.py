@@ -439,3 +439,20 @@ def test_calls_that_multiply_are_bounded():
     with pytest.raises(DiagnosticError, match="inlining the calls would make"):
         flatten(parse(text, "bomb.ir"))
     assert time.perf_counter() - start < 20
+
+
+def test_a_function_no_call_reaches_is_checked_as_written():
+    text = """module @m {
+  func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+    %y = nn.relu(%x) : tensor<1x4xf32>
+    return %y : tensor<1x4xf32>
+  }
+
+  func @helper(%x: tensor<1x4xf32>) -> tensor<1x5xf32> {
+    %y = nn.relu(%x) : tensor<1x5xf32>
+    return %y : tensor<1x5xf32>
+  }
+}
+"""
+    with pytest.raises(DiagnosticError, match=r"h\.ir:8:24: error: nn.relu result type tensor<1x5xf32> does not match"):
+        irc.verify(parse(text, "h.ir"))

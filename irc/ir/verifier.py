@@ -61,6 +61,7 @@ class _Verifier:
             if func.name in names:
                 self.diags.append(Diagnostic(f"function @{func.name} is defined twice", func.pos))
             names.add(func.name)
+        self.called = {op.attrs.get("callee") for op in self.module.ops() if op.name == "nn.call"}
         for func in self.module.funcs:
             self.func(func)
         if self.module.funcs and not self.diags:
@@ -158,8 +159,8 @@ class _Verifier:
                     ok = False
                 elif v.type is None:
                     ok = False
-            if ok:
-                self.op(op, func is self.module.main)
+            if ok:  # a block's ops are checked per instance; a function no call reaches, as written
+                self.op(op, func is self.module.main or func.name not in self.called)
             for r in op.results:
                 defined.add(id(r))
         self.ret(func, defined)
