@@ -95,9 +95,10 @@ def _signature(callee: str) -> list[str]:
         return []
 
 
-def merge(texts: list[str], signatures: dict[str, list[str]], reserved: set[str]) -> list[tuple[int, list, list]]:
-    """Group class texts alike but for literals: [(index of the text to write, its argument names, per member
-    (text index, argument values))]; the written text has each argument's literals replaced by its name."""
+def merge(texts: list[str], signatures: dict[str, list[str]], reserved: set[str]) -> list[tuple[list, list]]:
+    """Group class texts alike but for literals: [(indices of the texts in the group (the first is written),
+    [(argument name, its literal in each of them, the positions of its tokens in the first)])]. `signatures`:
+    the argument names of classes written already (a child's constructor call names its arguments)."""
     clusters: dict[tuple, list[int]] = {}
     toks = [literals(t) for t in texts]
     for i, t in enumerate(toks):
