@@ -85,6 +85,7 @@ def main():
     import irc
     from irc.backend.pytorch import emit_pytorch, emitter
     from irc.frontend.torch import import_model
+    from irc.ir.structure import flatten
 
     torch.set_num_threads(args.threads)
     batches = [int(b) for b in args.batches.split(",")]
@@ -97,9 +98,9 @@ def main():
             module = import_model(src, [(shape, "f32")], batch="dynamic")
             plain_dir, fused_dir = os.path.join(tmp, name, "plain"), os.path.join(tmp, name, "fused")
             emit_pytorch(module, plain_dir)
-            n_bn = sum(1 for op in module.ops() if op.name == "nn.batch_norm")
+            n_bn = sum(1 for op in flatten(module).ops() if op.name == "nn.batch_norm")  # every instance
             irc.run_passes(module, "fuse-bn")
-            n_bn_after = sum(1 for op in module.ops() if op.name == "nn.batch_norm")
+            n_bn_after = sum(1 for op in flatten(module).ops() if op.name == "nn.batch_norm")
             emit_pytorch(module, fused_dir)
             copy_dir = os.path.join(tmp, name, "fused-copy")  # the same without in-place forms, for their effect
             in_place = emitter._in_place

@@ -31,8 +31,9 @@ from ...ir.table import OpTable
 EMITTERS = OpTable("torch expression", ir_keys=True)
 emits = EMITTERS.register
 MODULES = OpTable("nn.Module form", ir_keys=True)
-# IR op -> layer(op) -> the constructor of a parameterless nn.* layer computing it (`nn.ReLU()`), or None: how an
-# op is written as one child of an nn.Sequential (irc/backend/pytorch/blocks.py)
+# IR op -> layer(op, inplace) -> the constructor of a parameterless nn.* layer computing it (`nn.ReLU()`), or None:
+# how an op is written as one child of an nn.Sequential (irc/backend/pytorch/blocks.py); `inplace`: its input is
+# a fresh tensor nothing else reads, which the layer may update (`nn.ReLU(inplace=True)`)
 LAYERS = OpTable("parameterless nn layer", ir_keys=True)
 HELPERS: dict[str, str] = {}  # name -> source of a function using only torch and F
 HELPER_DEPS: dict[str, tuple] = {}

@@ -161,7 +161,10 @@ def _child(op: Op, emitter, blocks: dict[str, str], last: int) -> tuple[str, str
     if len(op.operands) != 1:
         return "", None
     layer = LAYERS.lookup(op.name)
-    return str(last + 1), (layer(op) if layer is not None else None)
+    source = op.operands[0]
+    fresh = source.owner is not None and len(source.uses) == 1 and source.type == op.result.type and \
+        emitter._module_prefix(source.owner) is not None  # a conv's, a BatchNorm's output: a new tensor
+    return str(last + 1), (layer(op, fresh) if layer is not None else None)
 
 
 def _indent(text: str, by: str = "    ") -> str:

@@ -291,7 +291,7 @@ def conv3d_module(op: Op, params: list, dtype: str | None) -> str | None:
 
 
 @LAYERS.register("max_pool2d")
-def max_pool2d_layer(op: Op) -> str | None:
+def max_pool2d_layer(op: Op, inplace: bool) -> str | None:
     attrs = op.attrs
     if attrs["layout"] != "nchw" or not _pool_native(attrs):
         return None
@@ -301,5 +301,5 @@ def max_pool2d_layer(op: Op) -> str | None:
 
 
 @LAYERS.register("adaptive_avg_pool2d")
-def adaptive_avg_pool2d_layer(op: Op) -> str | None:
+def adaptive_avg_pool2d_layer(op: Op, inplace: bool) -> str | None:
     return f"nn.AdaptiveAvgPool2d({lit(op.attrs['output_size'])})" if op.attrs["layout"] == "nchw" else None

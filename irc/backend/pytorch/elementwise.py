@@ -89,17 +89,26 @@ def where(ctx: Ctx, op: Op) -> str:
     return f"torch.where({ctx.arg(0)}, {ctx.arg(1)}, {ctx.arg(2)})"
 
 
-_LAYERS = {"relu": "nn.ReLU()", "sigmoid": "nn.Sigmoid()", "silu": "nn.SiLU()", "hardswish": "nn.Hardswish()",
-           "tanh": "nn.Tanh()"}
-for _name, _layer in _LAYERS.items():
-    LAYERS.register(_name)(lambda op, layer=_layer: layer)
+# (layer, whether it takes inplace=True: the source's ReLU(inplace=True) reuses the buffer of a fresh input)
+_LAYERS = {"relu": ("nn.ReLU", True), "sigmoid": ("nn.Sigmoid", False), "silu": ("nn.SiLU", True),
+           "hardswish": ("nn.Hardswish", True), "tanh": ("nn.Tanh", False)}
+
+
+def _layer(name: str, can_inplace: bool):
+    return lambda op, inplace: f"{name}(inplace=True)" if inplace and can_inplace else f"{name}()"
+
+
+for _name, (_cls, _can) in _LAYERS.items():
+    LAYERS.register(_name)(_layer(_cls, _can))
 
 
 @LAYERS.register("clamp")
-def clamp_layer(op: Op) -> str | None:
-    return "nn.ReLU6()" if op.attrs.get("min") == 0.0 and op.attrs.get("max") == 6.0 else None
+def clamp_layer(op: Op, inplace: bool) -> str | None:
+    if op.attrs.get("min") == 0.0 and op.attrs.get("max") == 6.0:
+        return "nn.ReLU6(inplace=True)" if inplace else "nn.ReLU6()"
+    return None
 
 
 @LAYERS.register("gelu")
-def gelu_layer(op: Op) -> str:
+def gelu_layer(op: Op, inplace: bool) -> str:
     return "nn.GELU()" if op.attrs["approximate"] == "none" else f"nn.GELU(approximate={lit(op.attrs['approximate'])})"

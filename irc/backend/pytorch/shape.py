@@ -48,7 +48,7 @@ def flatten(ctx: Ctx, op: Op) -> str:
 
 
 @LAYERS.register("flatten")
-def flatten_layer(op: Op) -> str:
+def flatten_layer(op: Op, inplace: bool) -> str:
     return call("nn.Flatten", start_dim=unless(op.attrs["start_axis"], 1), end_dim=unless(op.attrs["end_axis"], -1))
 
 
