@@ -94,16 +94,6 @@ class BlockEmitter(_Emitter):
             return f"{operands[0]} if {expr} is None else {expr}({operands[0]})"
         return f"{expr}({', '.join(operands)})"
 
-    def _init_lines(self, node: Node, expr: str, out: list[str], container: str) -> None:
-        for child in node.children.values():
-            block = getattr(child, "block", None)
-            if block is not None:
-                out.append(f"{child.expr(expr)} = {block}")
-            else:
-                sub = Node(node.attr, node.key_path)
-                sub.children = {"_": child}
-                super()._init_lines(sub, expr, out, container)
-
 
 def sequential(module: Module, func: Func, blocks: dict[str, str]) -> str | None:
     """`nn.Sequential(...)` for a function that runs its children `0`, `1`, ... in order, else None."""

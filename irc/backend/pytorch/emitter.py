@@ -262,7 +262,9 @@ class _Emitter:
     def _init_lines(self, node: Node, expr: str, out: list[str], container: str) -> None:
         for child in node.children.values():
             cexpr = child.expr(expr)
-            if child.module is not None:
+            if child.block is not None:
+                out.append(f"{cexpr} = {child.block}")
+            elif child.module is not None:
                 out.append(f"{cexpr} = {child.module.ctor}")
             elif child.tensor is not None:
                 t, is_buffer = child.tensor

@@ -25,6 +25,7 @@ class Node:
         self.children: dict[str, Node] = {}  # source segment -> Node, in first-use order
         self.module: ModuleSpec | None = None  # for an nn.* module
         self.tensor: tuple | None = None  # (TensorType, is_buffer) for a bare parameter/buffer
+        self.block: str | None = None  # the constructor of a block's instance (irc/backend/pytorch/blocks.py)
 
     def expr(self, parent_expr: str) -> str:
         if self.attr.isdigit():
