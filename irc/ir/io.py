@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from .core import Module
@@ -9,6 +10,7 @@ from .diagnostics import IrcError
 from .parser import parse
 from .printer import print_module
 from .verifier import verify
+from .weights import INDEX_SUFFIX
 from .writer import finish_pending_writes, write_files
 
 
@@ -42,23 +44,35 @@ def used_param_keys(module: Module) -> list[str]:
     return sorted({op.attrs["key"] for op in flatten(module).ops() if op.name == "nn.param"})
 
 
-def save(module: Module, path: str, strip_locs: bool = False, weights_name: str | None = None) -> None:
+def save(module: Module, path: str, strip_locs: bool = False, weights_name: str | None = None) -> str | None:
     """Write `module` to `path` and, when it has params, its weights beside it.
 
     The weight file is named after the .ir file (`m.ir` → `m.safetensors`) and holds exactly the keys
     still used. Both are written as one unit (`irc.ir.writer.write_files`): after an error or a kill a
     reader finds the previous pair or the new one, never one of each.
+
+    When the weights come from a checkpoint (a user's safetensors file, or an index of shards:
+    `*.safetensors.index.json`) and the .ir goes into that checkpoint's folder, its files are referred to, not copied: the module names an index of its own,
+    `m.safetensors.index.json`, mapping the keys it uses to the shards that hold them and any tensor made
+    since (a folded constant, a pass's result) to `m.safetensors`. Elsewhere every tensor is copied into
+    `m.safetensors`, file to file. Returns the name the module gives its weights (None without params).
     """
     keys = used_param_keys(module)
     attrs = dict(module.attrs)
     files = []
+    store = module.weights
     if keys:
-        if module.weights is None:
+        if store is None:
             raise IrcError("the module uses nn.param but has no weight store")
-        weights_name = weights_name or os.path.splitext(os.path.basename(path))[0] + ".safetensors"
-        attrs["weights"] = weights_name
-        wpath = os.path.join(os.path.dirname(os.path.abspath(path)), weights_name)
-        files.append((wpath, module.weights.writer(keys)))
+        folder = os.path.dirname(os.path.abspath(path))
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if weights_name is None and _refers(store, folder):
+            attrs["weights"] = stem + INDEX_SUFFIX
+            files += _index_files(store, keys, folder, stem)
+        else:
+            weights_name = weights_name or stem + ".safetensors"
+            attrs["weights"] = weights_name
+            files.append((os.path.join(folder, weights_name), store.writer(keys)))
     else:
         attrs.pop("weights", None)
     saved = module.attrs
@@ -68,4 +82,34 @@ def save(module: Module, path: str, strip_locs: bool = False, weights_name: str 
     finally:
         module.attrs = saved
     files.append((path, lambda f: f.write(text.encode("utf-8"))))  # the .ir last: readers open it first
-    write_files(files, inputs=[module.path, module.weights.path if module.weights is not None else None])
+    write_files(files, inputs=[module.path, *(store.paths() if store is not None else ())])
+    return attrs.get("weights")
+
+
+def _refers(store, folder: str) -> bool:
+    """Whether a module saved into `folder` refers to its store's shards rather than copying them."""
+    return (store.is_index() or store.checkpoint) and os.path.realpath(os.path.dirname(os.path.abspath(store.path))) == \
+        os.path.realpath(folder)
+
+
+def _index_files(store, keys: list[str], folder: str, stem: str) -> list:
+    """The files of a save that refers to a checkpoint's shards: `stem.safetensors` for the tensors no user shard
+    holds (when there are any), then the index `stem.safetensors.index.json`."""
+    wmap = {}
+    for k in keys:
+        shard = store.shard_of(k)
+        if shard is not None and shard not in store.owned:
+            wmap[k] = shard
+    own = [k for k in keys if k not in wmap]
+    own_name = stem + ".safetensors"
+    if own_name in wmap.values():  # `irc-import w.safetensors -o w.ir`: the checkpoint keeps its name
+        own_name = stem + ".irc.safetensors"
+    files = []
+    if own:
+        files.append((os.path.join(folder, own_name), store.writer(own)))
+        wmap.update(dict.fromkeys(own, own_name))
+    index = {"metadata": {"total_size": sum(store.nbytes(k) for k in keys), "irc.owned": own_name if own else ""},
+             "weight_map": dict(sorted(wmap.items()))}
+    text = json.dumps(index, indent=2) + "\n"
+    files.append((os.path.join(folder, stem + INDEX_SUFFIX), lambda f: f.write(text.encode("utf-8"))))
+    return files

@@ -1,8 +1,13 @@
-"""The weight store: `nn.param` tensors in a safetensors file, read lazily.
+"""The weight store: `nn.param` tensors in a safetensors file, or in the shards of a checkpoint, read lazily.
 
-Opening a store reads only the file's JSON header (names, dtypes, shapes). Tensor bytes are
-memory-mapped on first use. Passes add new tensors in memory; `save` writes exactly the keys the
-module still uses into a temporary file and renames it into place, never over the file it reads.
+Opening a store reads only the files' JSON headers (names, dtypes, shapes). Tensor bytes are
+memory-mapped on first use, or copied file to file without passing through memory when a writer
+streams them (`write_tensor`). Passes add new tensors in memory; `save` writes exactly the keys the
+module still uses into a temporary file and renames it into place, never over a file it reads.
+
+A store may name a Hugging Face style index (`*.safetensors.index.json`: {"weight_map": {key: shard}})
+instead of one file: its shards must lie in the index's folder. `irc.save` writes such an index of its
+own when the .ir goes into the checkpoint's folder, so a converted checkpoint is referred to, not copied.
 No torch here: tensors are NumPy arrays (bfloat16 as raw uint16 bits) or, when given, any object
 with `.numpy()`.
 """
@@ -31,17 +36,63 @@ class WeightError(IrcError):
     pass
 
 
+class _File:
+    """One safetensors file a store reads: its checked header and, once a tensor is mapped, the mapping."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.mmap = None
+        self.file = None
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(8)
+                if len(raw) != 8:
+                    raise WeightError(f"{path}: not a safetensors file (too short)")
+                (n,) = struct.unpack("<Q", raw)
+                size = os.fstat(f.fileno()).st_size
+                if n > 100_000_000 or n > size - 8:
+                    raise WeightError(f"{path}: not a safetensors file (bad header length)")
+                header = json.loads(f.read(n))
+        except (OSError, ValueError, RecursionError) as e:
+            raise WeightError(f"{path}: cannot read safetensors header: {e}") from None
+        self.header = validate_header(header, size - 8 - n, path)
+        self.data_start = 8 + n
+
+    def buffer(self):
+        if self.mmap is None:
+            self.file = open(self.path, "rb")
+            size = os.path.getsize(self.path)
+            self.mmap = mmap.mmap(self.file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        return self.mmap
+
+    def span(self, key: str) -> tuple[int, int]:
+        """The tensor's (file offset, byte count)."""
+        begin, end = self.header[key]["data_offsets"]
+        return self.data_start + begin, end - begin
+
+    def close(self) -> None:
+        if self.mmap is not None and not isinstance(self.mmap, bytes):
+            self.mmap.close()
+        if self.file is not None:
+            self.file.close()
+        self.mmap = self.file = None
+
+
+INDEX_SUFFIX = ".safetensors.index.json"
+
+
 class WeightStore:
-    """Named tensors: the ones in a safetensors file (lazily) plus ones added in memory."""
+    """Named tensors: the ones in a safetensors file or a checkpoint's shards (lazily) plus ones added in memory."""
 
     def __init__(self, path: str | None = None):
-        self.path = path
-        self._header: dict = {}
-        self._data_start = 0
-        self._mmap = None
-        self._file = None
+        self.path = path  # the file the module names: a safetensors file or an index of shards
+        self._files: dict[str, _File] = {}  # shard name (or the file's own path) -> file
+        self._where: dict[str, _File] = {}  # key -> the file holding it
+        self.owned: set[str] = set()  # shards of an index irc wrote that hold irc's own tensors
+        self.checkpoint = False  # a user's checkpoint: a module saved beside its files refers to them (irc.save)
         self._memory: dict[str, tuple[TensorType, object]] = {}
         self.missing_file = False
+        self._index = False
         if path is not None:
             self._read_header()
 
@@ -58,47 +109,90 @@ class WeightStore:
     # -- reading
 
     def _read_header(self):
+        if _is_index(self.path):
+            self._index = True
+            self._read_index()
+            return
+        f = _File(self.path)
+        self._files = {os.path.basename(self.path): f}
+        self._where = dict.fromkeys(f.header, f)
+
+    def _read_index(self):
+        """A Hugging Face style index: {"weight_map": {key: shard file}, "metadata": {...}}. Every shard is a
+        safetensors file in the index's folder (no other path is read) that holds the keys mapped to it."""
+        path = self.path
         try:
-            with open(self.path, "rb") as f:
-                raw = f.read(8)
-                if len(raw) != 8:
-                    raise WeightError(f"{self.path}: not a safetensors file (too short)")
-                (n,) = struct.unpack("<Q", raw)
-                size = os.fstat(f.fileno()).st_size
-                if n > 100_000_000 or n > size - 8:
-                    raise WeightError(f"{self.path}: not a safetensors file (bad header length)")
-                header = json.loads(f.read(n))
+            if os.path.getsize(path) > 100_000_000:
+                raise WeightError(f"{path}: the checkpoint index is larger than 100 MB")
+            with open(path, "rb") as f:
+                index = json.loads(f.read())
         except (OSError, ValueError, RecursionError) as e:
-            raise WeightError(f"{self.path}: cannot read safetensors header: {e}") from None
-        self._header = validate_header(header, size - 8 - n, self.path)
-        self._data_start = 8 + n
+            raise WeightError(f"{path}: cannot read the checkpoint index: {_reason(e)}") from None
+        wmap = index.get("weight_map") if isinstance(index, dict) else None
+        if not isinstance(wmap, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in wmap.items()):
+            raise WeightError(f"{path}: not a checkpoint index: expected a JSON object whose \"weight_map\" maps "
+                              "tensor names to shard files")
+        meta = index.get("metadata")
+        owned = meta.get("irc.owned", "") if isinstance(meta, dict) else ""
+        self.owned = set(owned.split(",")) - {""} if isinstance(owned, str) else set()
+        for name in sorted(set(wmap.values())):
+            if os.path.basename(name) != name or name in (".", "..") or name.endswith(INDEX_SUFFIX):
+                raise WeightError(f"{path}: the shard \"{name}\" is not a file name in the index's folder; irc "
+                                  "reads shards only from there")
+            shard = os.path.join(os.path.dirname(path), name)
+            if not os.path.isfile(shard):
+                raise WeightError(f"{path}: the shard \"{name}\" it names does not exist")
+            self._files[name] = _File(shard)
+        for key, name in wmap.items():
+            f = self._files[name]
+            if key not in f.header:
+                raise WeightError(f"{path}: the index puts '{key}' in {name}, which does not hold it")
+            self._where[key] = f
 
     def has(self, key: str) -> bool:
-        return key in self._memory or key in self._header
+        return key in self._memory or key in self._where
 
     def keys(self) -> list[str]:
-        return sorted(set(self._header) | set(self._memory))
+        return sorted(set(self._where) | set(self._memory))
 
     def type_of(self, key: str) -> TensorType:
         if key in self._memory:
             return self._memory[key][0]
-        info = self._header[key]
+        info = self._where[key].header[key]
         return TensorType(tuple(info["shape"]), ST_TO_IR[info["dtype"]])
 
-    def _buffer(self):
-        if self._mmap is None:
-            self._file = open(self.path, "rb")
-            size = os.path.getsize(self.path)
-            self._mmap = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        return self._mmap
+    def paths(self) -> list[str]:
+        """Every file the store reads: the one the module names and, for an index, its shards."""
+        if self.path is None:
+            return []
+        return [self.path] + [f.path for f in self._files.values() if f.path != self.path]
+
+    def is_index(self) -> bool:
+        return self._index
+
+    def shard_of(self, key: str) -> str | None:
+        """The file name of the shard holding a key, for an index or a user's checkpoint (else None, as for a tensor
+        in memory)."""
+        if key in self._memory or not (self.is_index() or self.checkpoint):
+            return None
+        f = self._where[key]
+        return os.path.basename(f.path)
+
+    def nbytes(self, key: str) -> int:
+        ty = self.type_of(key)
+        n = ITEMSIZE[ty.dtype]
+        for d in ty.shape:
+            n *= d
+        return n
 
     def raw(self, key: str) -> memoryview:
-        """The tensor's bytes, without copying when it comes from the file."""
+        """The tensor's bytes, without copying when it comes from the file (a mapping of it)."""
         if key in self._memory:
             arr = self._memory[key][1]
             return memoryview(np.ascontiguousarray(arr)).cast("B")
-        begin, end = self._header[key]["data_offsets"]
-        return memoryview(self._buffer())[self._data_start + begin:self._data_start + end]
+        f = self._where[key]
+        start, n = f.span(key)
+        return memoryview(f.buffer())[start:start + n]
 
     def numpy(self, key: str) -> np.ndarray:
         """A read-only NumPy view of the tensor (bf16 comes back as uint16 bits)."""
@@ -107,6 +201,19 @@ class WeightStore:
         ty = self.type_of(key)
         arr = np.frombuffer(self.raw(key), dtype=IR_TO_NP[ty.dtype])
         return arr.reshape(ty.shape)
+
+    def write_tensor(self, key: str, out: BinaryIO) -> None:
+        """Append the tensor's bytes to the binary file `out`. A tensor from a file is copied file to file in
+        chunks (the kernel's copy_file_range where it has one), never mapped: a writer of a checkpoint larger
+        than memory holds one chunk at a time."""
+        if key in self._memory:
+            out.write(self.raw(key))
+            return
+        f = self._where[key]
+        start, n = f.span(key)
+        out.flush()
+        with open(f.path, "rb") as src:
+            _copy_range(src.fileno(), out, start, n)
 
     # -- writing
 
@@ -143,19 +250,68 @@ class WeightStore:
         def write(f):
             f.write(blob)
             for k in keys:
-                f.write(self.raw(k))
+                self.write_tensor(k, f)
         return write
 
     def save(self, path: str, keys: Iterable[str]) -> None:
         """Write the tensors `keys` (sorted) to a safetensors file at `path`, atomically."""
-        write_files([(path, self.writer(keys))], inputs=[self.path])
+        write_files([(path, self.writer(keys))], inputs=self.paths())
 
     def close(self) -> None:
-        if self._mmap is not None and not isinstance(self._mmap, bytes):
-            self._mmap.close()
-        if self._file is not None:
-            self._file.close()
-        self._mmap = self._file = None
+        for f in self._files.values():
+            f.close()
+
+
+class StoredTensor:
+    """A tensor's bytes still in its store, for writers that stream: len() and write_to(out)."""
+
+    def __init__(self, store: WeightStore, key: str):
+        self.store, self.key = store, key
+
+    def __len__(self) -> int:
+        return self.store.nbytes(self.key)
+
+    def write_to(self, out: BinaryIO) -> None:
+        self.store.write_tensor(self.key, out)
+
+
+def _is_index(path: str) -> bool:
+    """Whether `path` is a checkpoint index rather than a safetensors file: by content (a safetensors file
+    starts with its header's 8-byte length, an index with `{`)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return path.endswith(INDEX_SUFFIX)
+    return head.lstrip()[:1] == b"{"
+
+
+def _copy_range(src: int, out: BinaryIO, offset: int, n: int, chunk: int = 1 << 24) -> None:
+    """Copy `n` bytes at `offset` of the file descriptor `src` to the end of `out` (flushed)."""
+    dst = out.fileno()
+    fast = hasattr(os, "copy_file_range")
+    while n > 0:
+        done = 0
+        if fast:
+            try:
+                done = os.copy_file_range(src, dst, min(n, 1 << 30), offset)
+            except OSError:
+                fast = False
+        if not done:
+            data = os.pread(src, min(n, chunk), offset)
+            if not data:
+                raise WeightError(f"a weight file ended {n} bytes early")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(dst, view):]
+            done = len(data)
+        offset += done
+        n -= done
+    out.seek(0, os.SEEK_END)  # the buffered writer continues where the copy ended
+
+
+def _reason(e: BaseException) -> str:
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
 
 
 def validate_header(header: object, data_len: int, path: str) -> dict:

@@ -194,7 +194,8 @@ def _load_model(args):
     except ImportError:
         raise IrcError("reading SOURCE needs the PyTorch frontend (irc.frontend.torch), which is not "
                        "installed in this build") from None
-    return load_source(args.source, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle)
+    return load_source(args.source, arch=args.arch, arch_args=args.arch_args, trust_pickle=args.trust_pickle,
+                       materialize=True)
 
 
 def _bisect(args) -> int:

@@ -6,6 +6,7 @@ import os
 import sys
 
 from ..ir import DTYPES, IrcError
+from ..ir.weights import INDEX_SUFFIX
 from ._cli import Progress, info, make_parser, run
 
 EXAMPLE = """\
@@ -20,13 +21,16 @@ EXAMPLE = """\
   irc-import bert.pt --input ids:128:i64 --input mask:128:i64 --dynamic batch,ids.0=seq,mask.0=seq -o bert.ir
   # a layer irc cannot import, kept whole: one opaque op calling your class (repeatable)
   irc-import net.pth --shape 3,64,64 --keep-module my_pkg.layers:FancyAttention -o net.ir
+  # a Hugging Face style sharded safetensors checkpoint, built on the meta device: written beside the
+  # shards, the IR refers to them (elsewhere they are copied, file to file)
+  irc-import ckpt/model.safetensors.index.json --arch decoder.py:Decoder --input tokens:128:i64 -o ckpt/m.ir
   # an ONNX file (opsets 7-21): its own input shapes are used
   irc-import resnet50.onnx -o resnet50.ir
   # a Keras 3 model (.keras or .h5; channel-last, see irc-opt --pass nhwc-to-nchw)
   irc-import mobilenet.keras -o mobilenet.ir
-Kinds are detected from the content: torch.save pickle (whole model or state_dict), TorchScript
-archive, torch.export .pt2, ONNX, Keras. Pickled whole models that weights_only loading refuses need
---trust-pickle (a pickle can run arbitrary code)."""
+Kinds are detected from the content: torch.save pickle (whole model or state_dict), safetensors
+(a file or an index of shards, with --arch), TorchScript archive, torch.export .pt2, ONNX, Keras.
+Pickled whole models that weights_only loading refuses need --trust-pickle (a pickle can run arbitrary code)."""
 
 
 def parse_shape(text: str) -> tuple:
@@ -87,15 +91,17 @@ def _check_args(args):
     return shapes, dtypes, batch
 
 
-def _summary(args, module, out: str, kind: str) -> None:
+def _summary(args, module, out: str, kind: str, wname: str | None) -> None:
     from ..ir.flops import count_flops, format_flops
     from ..ir.stats import summary
 
     dynamic = any(d is None for a in module.main.args for d in a.type.shape)
     shape_note = ", ".join(str(a.type) for a in module.main.args)
     flops = format_flops(count_flops(module)) + (" per sample" if dynamic else "")
-    wname = os.path.splitext(os.path.basename(out))[0] + ".safetensors"
-    written = f"{out} and {wname}" if any(op.name == "nn.param" for op in module.ops()) else out
+    written = f"{out} and {wname}" if wname else out
+    if wname and module.weights is not None and module.weights.is_index() and wname.endswith(INDEX_SUFFIX):
+        shards = {module.weights.shard_of(k) for k in module.weights.keys()} - {None}
+        written += f" (referring to the checkpoint's {len(shards)} shard{'s' * (len(shards) != 1)}, not a copy)"
     info(args, f"irc-import: wrote {written} from {kind} {os.path.basename(args.model)}\n"
                f"  inputs: {shape_note}\n  {summary(module)}\n  {flops} at the imported shape")
 
@@ -155,10 +161,10 @@ def _main(argv):
         progress("writing " + os.path.basename(out))
         from .. import ir
 
-        ir.save(module, out)
+        wname = ir.save(module, out)
     finally:
         progress.done()
-    _summary(args, module, out, kind)
+    _summary(args, module, out, kind, wname)
     return 0
 
 
@@ -184,7 +190,7 @@ def _import_torch(args, shapes, dtypes, batch, progress, warn):
     module = import_model(src.model, input_types, batch=plan.batch, name=args.name, progress=progress, warn=warn,
                           dynamic_dims=plan.dynamic_dims if input_types else None,
                           input_names=plan.names if input_types else None, keep_modules=args.keep_module or None,
-                          structured=not args.flat)
+                          structured=not args.flat, weights=src.weights)
     return module, src.kind
 
 
@@ -213,10 +219,10 @@ def _import_described(args, out, progress, warn, fmt):
     try:
         module = import_file(args.model, name=args.name, progress=progress, warn=warn, **extra)
         progress("writing " + os.path.basename(out))
-        ir.save(module, out)
+        wname = ir.save(module, out)
     finally:
         progress.done()
-    _summary(args, module, out, f"{fmt.name} model")
+    _summary(args, module, out, f"{fmt.name} model", wname)
     return 0
 
 

@@ -65,7 +65,7 @@ from ...ir import IrcError, Module, verify
 from ...ir.core import Op, TensorType
 from ...ir.ops import OPS
 from ...ir.structure import flatten, has_calls, outline
-from ...ir.weights import safetensors_header
+from ...ir.weights import StoredTensor, safetensors_header
 from ...ir.writer import write_files
 from . import template
 from .base import HELPERS, MODULES, Ctx, expression, helper_source, torch_dtype_text
@@ -282,14 +282,14 @@ class _Emitter:
     # -- weights
 
     def weight_entries(self) -> list[tuple]:
-        """[(emitted key, dtype, shape, bytes-like)] sorted by key: exactly the emitted state_dict."""
+        """[(emitted key, dtype, shape, bytes or StoredTensor)] sorted by key: exactly the emitted state_dict."""
         store = self.module.weights
         entries = {}
         for k in self.keys:
             t = self.key_types[k]
             if store is None or not store.has(k):
                 raise EmitError(f"param '{sanitize(k)}' is missing from the weight file")
-            entries[self.emitted_key[k]] = (t.dtype, list(t.shape), store.raw(k))
+            entries[self.emitted_key[k]] = (t.dtype, list(t.shape), StoredTensor(store, k))
         for spec in self.modules.values():
             for suffix, key in spec.state:
                 if key is None:  # a counter the IR did not keep: a fresh zero
@@ -445,9 +445,9 @@ def _check_targets(module: Module, out_dir: str, paths: list[str]) -> None:
     for p in paths:
         if module.path and os.path.exists(p) and os.path.samefile(p, module.path):
             raise EmitError(f"refusing to overwrite the input file {p}")
-        if module.weights is not None and module.weights.path and os.path.exists(p) and \
-                os.path.exists(module.weights.path) and os.path.samefile(p, module.weights.path):
-            raise EmitError(f"refusing to overwrite the weight file being read: {p}")
+        for w in module.weights.paths() if module.weights is not None else ():
+            if os.path.exists(p) and os.path.exists(w) and os.path.samefile(p, w):
+                raise EmitError(f"refusing to overwrite the weight file being read: {p}")
 
 
 def _weights_writer(entries: list[tuple], renamed: dict[str, str]) -> Callable:
@@ -457,8 +457,8 @@ def _weights_writer(entries: list[tuple], renamed: dict[str, str]) -> Callable:
 
     def write(out) -> None:
         out.write(blob)
-        for *_, data in entries:
-            out.write(data)
+        for *_, data in entries:  # tensors still in their files are copied file to file (a checkpoint > memory)
+            data.write_to(out) if isinstance(data, StoredTensor) else out.write(data)
 
     return write
 
@@ -491,7 +491,7 @@ def emit_pytorch(module: Module, out_dir: str, progress: Callable[[str], None] |
     # weights beside an old model.py; model.py goes last, as it is the file readers open first
     write_files([(st_path, _weights_writer(entries, emitter.renamed)),
                  (py_path, lambda out: out.write(source.encode("utf-8")))],
-                inputs=[module.path, module.weights.path if module.weights is not None else None])
+                inputs=[module.path, *(module.weights.paths() if module.weights is not None else ())])
     return {"model.py": py_path, "model.safetensors": st_path, "class": emitter.cls,
             "modules": len(emitter.modules), "renamed": len(emitter.renamed), "params": len(entries),
             "bytes": nbytes}

@@ -14,7 +14,7 @@ import re
 import warnings
 from collections.abc import Callable
 
-from ...ir import Module, verify
+from ...ir import Module, WeightStore, verify
 from ...ir.core import sanitize_name as sanitize
 from ...ir.structure import outline
 from . import attention, conv, core_ops, custom, elementwise, linalg, norm, recurrent, reduce, resize, shape  # noqa: F401
@@ -36,7 +36,8 @@ from .recurrent import patch_recurrent
 def import_model(model: object, input_types: list | None = None, batch: int | str = 1, name: str | None = None,
                  progress: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None,
                  dynamic_dims: list | None = None, input_names: list[str] | None = None,
-                 keep_modules: list[str] | None = None, structured: bool = True) -> Module:
+                 keep_modules: list[str] | None = None, structured: bool = True,
+                 weights: WeightStore | None = None) -> Module:
     """Import a torch.nn.Module (or a torch.export.ExportedProgram) into a verified irc Module.
 
     input_types: one (shape_without_batch, dtype) per input, e.g. [((3, 224, 224), "f32")].
@@ -53,6 +54,8 @@ def import_model(model: object, input_types: list | None = None, batch: int | st
     opaque `nn.call_module` op (see custom.py).
     structured: keep the model's blocks (one function per distinct submodule structure, `nn.call` per instance,
     irc.ir.structure); False gives one flat function. A model with kept modules is imported flat.
+    weights: for a model whose parameters are on the meta device (a safetensors checkpoint read by `load_source`,
+    `Source.weights`): the store holding their values, which the module keeps reading from (nothing is copied).
     progress: optional callable(str) told about the slow steps. warn: callable(str) for warnings
     (default: warnings.warn). The model itself is never modified: a deep copy is exported. The copy
     shares the model's parameter and buffer tensors, and so do the returned module's weights
@@ -66,7 +69,7 @@ def import_model(model: object, input_types: list | None = None, batch: int | st
     progress("decomposing to ATen")
     ep = decompose(ep)
     progress("lowering to irc IR")
-    importer = TorchImporter(ep, root, _module_name(name), progress, warn)
+    importer = TorchImporter(ep, root, _module_name(name), progress, warn, weights)
     importer.input_names = input_names
     importer.user_training = bool(getattr(model, "training", False))
     with quiet_torch():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import logging
 import re
 import warnings
@@ -28,7 +29,10 @@ from .decomposition import decompose_unknown, known_as_exported
 from .recurrent import patch_recurrent
 
 
-def _example_inputs(input_types, batch):
+def _example_inputs(input_types, batch, device=None):
+    """Seeded example inputs; on `device` (the meta device, for a model whose weights are still in a checkpoint)."""
+    if device is not None:
+        return tuple(t.to(device) for t in _example_inputs(input_types, batch))
     g = torch.Generator().manual_seed(0)
     out = []
     for shape, dtype in input_types:
@@ -191,11 +195,12 @@ def export(model: torch.nn.Module, input_types: list, batch: int | str, warn: Ca
     if not dynamic:
         batch = _check_batch(batch)
     _, any_dynamic = _dynamic_specs(input_types, dynamic, dynamic_dims)  # checks them, before any export
+    device = "meta" if any(t.is_meta for t in itertools.chain(model.parameters(), model.buffers())) else None
     with torch.no_grad():
         if any_dynamic:
             what = "a dynamic batch" if not dynamic_dims or not any(dynamic_dims) else "dynamic dimensions"
             try:
-                example = _example_inputs(input_types, 2 if dynamic else batch)
+                example = _example_inputs(input_types, 2 if dynamic else batch, device)
                 return _export_dynamic(root, example, input_types, dynamic, dynamic_dims, warn), root
             except Exception as e:
                 fallback = "batch 1" if dynamic else "static shapes"
@@ -203,7 +208,7 @@ def export(model: torch.nn.Module, input_types: list, batch: int | str, warn: Ca
                 root = _export_copy(model, keep, lambda msg: None)
                 batch = 1 if dynamic else batch
         try:
-            ep = torch.export.export(root, _example_inputs(input_types, batch), strict=False)
+            ep = torch.export.export(root, _example_inputs(input_types, batch, device), strict=False)
         except Exception as e:
             raise IrcError(f"torch.export failed: {type(e).__name__}: {_short_reason(e)}") from None
     return ep, root

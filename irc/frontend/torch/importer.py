@@ -125,11 +125,12 @@ class TorchImporter(Frontend):
     """Imports one ExportedProgram (after `run_decompositions`) into an IR module."""
 
     def __init__(self, ep: torch.export.ExportedProgram, root: torch.nn.Module | None, name: str,
-                 progress: Callable | None = None, warn: Callable | None = None):
+                 progress: Callable | None = None, warn: Callable | None = None, weights: WeightStore | None = None):
         super().__init__(name, progress, warn)
         self.ep = ep
         self.root = root
-        self.weights = WeightStore(None)
+        # a checkpoint's store when the model's tensors are on the meta device (load.checkpoint_model)
+        self.weights = weights if weights is not None else WeightStore(None)
         self.env: dict = {}  # fx node -> Value | list | python value
         self.folded: dict = {}  # fx node -> real tensor / python value computed at import time
         self.param_nodes: dict = {}  # placeholder node -> (key, tensor)
@@ -296,6 +297,13 @@ class TorchImporter(Frontend):
         return key
 
     def _store(self, key: str, tensor: torch.Tensor) -> None:
+        if tensor.is_meta:  # its values are in the checkpoint's store already: check they are the ones meant
+            ty = tensor_type(tensor)
+            if not self.weights.has(key) or self.weights.type_of(key) != ty:
+                held = f"holds {self.weights.type_of(key)}" if self.weights.has(key) else "does not hold it"
+                raise IrcError(f"'{key}' ({ty}) is on the meta device and the checkpoint {held}: a tensor the model "
+                               "makes on the meta device has no values")
+            return
         # no copy: the store keeps a read-only NumPy view of the model's tensor (a 4 GB model stays 4 GB)
         t = tensor.detach().cpu().contiguous()
         arr = t.view(torch.int16).numpy().view("uint16") if t.dtype == torch.bfloat16 else t.numpy()

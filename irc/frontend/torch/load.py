@@ -9,6 +9,10 @@
 - a TorchScript archive (`constants.pkl`, `code/`): `torch.jit.load`, converted to torch.export's
   form when the model is imported.
 - a torch.export archive (`.pt2`: `archive_format`, `models/*.json`): `torch.export.load`.
+- a safetensors checkpoint, one file or a Hugging Face style index of shards
+  (`model.safetensors.index.json`), with `arch`: the model is built with its parameters on the meta
+  device and the checkpoint's tensors stay in their files (`Source.weights`, an irc WeightStore that
+  reads only headers): a checkpoint larger than memory converts (checkpoint.py).
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ class Source:
     """What a model file held: `model` (an nn.Module, a ScriptModule or an ExportedProgram) and its kind."""
 
     model: object
-    kind: str  # "pickled model", "state_dict", "torchscript", "exported program"
+    kind: str  # "pickled model", "state_dict", "torchscript", "exported program", "safetensors checkpoint"
     path: str
+    weights: object = None  # for a safetensors checkpoint: the WeightStore the meta-device model's values are in
 
 
 def detect_kind(path: str) -> str:
@@ -50,6 +55,8 @@ def detect_kind(path: str) -> str:
         raise IrcError(f"{path}: no such file")
     if os.path.isdir(path):
         raise IrcError(f"{path}: is a directory, not a model file")
+    if _is_safetensors(path):
+        return "safetensors"
     if zipfile.is_zipfile(path):
         try:
             names = zipfile.ZipFile(path).namelist()
@@ -67,6 +74,8 @@ def detect_kind(path: str) -> str:
         head = f.read(16)
     if head[:1] == b"\x80":
         return "legacy pickle"
+    if head.lstrip()[:1] == b"{":
+        return "safetensors index"  # checked in full when read
     if head.startswith((b"// irc", b"module @")):
         raise IrcError(f"{path}: this is irc IR text already; use irc-opt or irc-emit on it")
     if head[:1] == b"\x08":
@@ -267,22 +276,8 @@ def load_state_dict_into(model: object, sd: dict, path: str) -> object:
             if all(k.startswith(prefix) for k in sd) and {k[len(prefix):] for k in sd} == set(own):
                 sd = {k[len(prefix):]: v for k, v in sd.items()}
                 break
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(set(sd) - set(own))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} key(s): {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} key(s): "
-                         f"{', '.join(unexpected[:6])}{' ...' if len(unexpected) > 6 else ''}")
-        raise IrcError(f"{path}: the state_dict does not fit --arch: " + "; ".join(parts))
-    bad = [k for k in sd if tuple(sd[k].shape) != tuple(own[k].shape)]
-    if bad:
-        k = bad[0]
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise IrcError(f"{path}: the state_dict does not fit --arch: '{k}' has shape {list(sd[k].shape)}, "
-                       f"the model expects {list(own[k].shape)}" + more)
+    _check_fit(path, {k: tuple(v.shape) for k, v in sd.items()}, {k: tuple(v.shape) for k, v in own.items()},
+               "state_dict")
     model.load_state_dict(sd, strict=True)
     return model
 
@@ -291,9 +286,17 @@ def load_state_dict_into(model: object, sd: dict, path: str) -> object:
 
 
 def load_source(path: str, arch: str | None = None, arch_args: str | dict | None = None,
-                trust_pickle: bool = False) -> Source:
-    """Read a PyTorch model file; see the module docstring for the kinds and the pickle rule."""
+                trust_pickle: bool = False, materialize: bool = False) -> Source:
+    """Read a PyTorch model file; see the module docstring for the kinds and the pickle rule. A safetensors
+    checkpoint's model stays on the meta device unless `materialize` (to run it: irc-check)."""
     kind = detect_kind(path)  # before loading anything: a missing or foreign file fails fast
+    if kind in ("safetensors", "safetensors index"):
+        from .checkpoint import checkpoint_model, materialize_checkpoint
+
+        src = checkpoint_model(path, arch, arch_args)
+        if materialize:
+            materialize_checkpoint(src.model, src.weights)
+        return src
     if kind in ("pt2", "torchscript"):
         return _load_archive(path, kind)
     obj = _load_pickle(path, kind, trust_pickle)
@@ -317,6 +320,34 @@ def load_source(path: str, arch: str | None = None, arch_args: str | dict | None
     if not isinstance(model, torch.nn.Module):
         raise IrcError(f"--arch {arch} returned a {type(model).__name__}, not a torch.nn.Module")
     return Source(load_state_dict_into(model, sd, path).eval(), "state_dict", path)
+
+
+def _is_safetensors(path: str) -> bool:
+    """A safetensors file: an 8-byte little-endian header length that fits the file, then a JSON object."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+        size = os.fstat(f.fileno()).st_size
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8
+
+
+def _check_fit(path: str, have: dict, want: dict, what: str) -> None:
+    """Refuse a checkpoint whose keys or shapes (name → shape) are not the model's."""
+    missing = sorted(set(want) - set(have))
+    unexpected = sorted(set(have) - set(want))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s): {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} key(s): "
+                         f"{', '.join(unexpected[:6])}{' ...' if len(unexpected) > 6 else ''}")
+        raise IrcError(f"{path}: the {what} does not fit --arch: " + "; ".join(parts))
+    bad = [k for k in want if have[k] != want[k]]
+    if bad:
+        k = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise IrcError(f"{path}: the {what} does not fit --arch: '{k}' has shape {list(have[k])}, "
+                       f"the model expects {list(want[k])}" + more)
 
 
 def _load_archive(path: str, kind: str) -> Source:
