@@ -232,7 +232,8 @@ def _bad_index(folder, wmap, name="bad.safetensors.index.json"):
     return path
 
 
-@pytest.mark.parametrize("case", ["no-arch", "missing-key", "unexpected-key", "shape", "outside", "absent-shard",
+@pytest.mark.parametrize("case", ["no-arch", "missing-key", "unexpected-key", "shape", "outside", "symlink-out",
+                                  "absent-shard",
                                   "key-not-in-shard", "not-an-index"])
 def test_a_bad_checkpoint_is_one_error_line(ckpt, capsys, tmp_path, case):
     folder = ckpt["folder"]
@@ -244,6 +245,7 @@ def test_a_bad_checkpoint_is_one_error_line(ckpt, capsys, tmp_path, case):
         "unexpected-key": "unexpected 1 key(s): extra",
         "shape": "'embed' has shape [50, 32], the model expects [51, 32]",
         "outside": "is not a file name in the index's folder",
+        "symlink-out": "the shard \"link.safetensors\" is not a file name in the index's folder",
         "absent-shard": "the shard \"gone.safetensors\" it names does not exist",
         "key-not-in-shard": None,
         "not-an-index": "not a checkpoint index",
@@ -260,6 +262,13 @@ def test_a_bad_checkpoint_is_one_error_line(ckpt, capsys, tmp_path, case):
         arch_args = ["--arch-args", '{"vocab": 51}']
     elif case == "outside":
         index = _bad_index(folder, {**wmap, "embed": "../model-00001-of-00003.safetensors"})
+    elif case == "symlink-out":
+        elsewhere = tmp_path.parent / f"{tmp_path.name}-outside.safetensors"
+        save_file({"embed": torch.zeros(50, 32, dtype=torch.bfloat16)}, str(elsewhere))
+        link = folder / "link.safetensors"
+        link.unlink(missing_ok=True)
+        link.symlink_to(elsewhere)
+        index = _bad_index(folder, {**wmap, "embed": "link.safetensors"})
     elif case == "absent-shard":
         index = _bad_index(folder, {**wmap, "embed": "gone.safetensors"})
     elif case == "key-not-in-shard":

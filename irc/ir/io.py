@@ -52,9 +52,10 @@ def save(module: Module, path: str, strip_locs: bool = False, weights_name: str 
     reader finds the previous pair or the new one, never one of each.
 
     When the weights come from a checkpoint (a user's safetensors file, or an index of shards:
-    `*.safetensors.index.json`) and the .ir goes into that checkpoint's folder, its files are referred to, not copied: the module names an index of its own,
-    `m.safetensors.index.json`, mapping the keys it uses to the shards that hold them and any tensor made
-    since (a folded constant, a pass's result) to `m.safetensors`. Elsewhere every tensor is copied into
+    `*.safetensors.index.json`) and the .ir goes into that checkpoint's folder, its files are referred to,
+    not copied: the module names an index of its own, `m.safetensors.index.json`, mapping the keys it uses
+    to the shards that hold them and any tensor made since (a folded constant, a pass's result) to
+    `m.safetensors`. Elsewhere every tensor is copied into
     `m.safetensors`, file to file. Returns the name the module gives its weights (None without params).
     """
     keys = used_param_keys(module)
@@ -88,8 +89,8 @@ def save(module: Module, path: str, strip_locs: bool = False, weights_name: str 
 
 def _refers(store, folder: str) -> bool:
     """Whether a module saved into `folder` refers to its store's shards rather than copying them."""
-    return (store.is_index() or store.checkpoint) and os.path.realpath(os.path.dirname(os.path.abspath(store.path))) == \
-        os.path.realpath(folder)
+    home = os.path.realpath(os.path.dirname(os.path.abspath(store.path or ".")))
+    return (store.is_index() or store.checkpoint) and home == os.path.realpath(folder)
 
 
 def _index_files(store, keys: list[str], folder: str, stem: str) -> list:

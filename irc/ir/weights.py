@@ -135,11 +135,13 @@ class WeightStore:
         meta = index.get("metadata")
         owned = meta.get("irc.owned", "") if isinstance(meta, dict) else ""
         self.owned = set(owned.split(",")) - {""} if isinstance(owned, str) else set()
+        folder = os.path.realpath(os.path.dirname(path) or ".")
         for name in sorted(set(wmap.values())):
-            if os.path.basename(name) != name or name in (".", "..") or name.endswith(INDEX_SUFFIX):
+            shard = os.path.join(os.path.dirname(path), name)
+            if os.path.basename(name) != name or name in (".", "..") or name.endswith(INDEX_SUFFIX) or \
+                    os.path.dirname(os.path.realpath(shard)) != folder:  # a symlink out of the folder too
                 raise WeightError(f"{path}: the shard \"{name}\" is not a file name in the index's folder; irc "
                                   "reads shards only from there")
-            shard = os.path.join(os.path.dirname(path), name)
             if not os.path.isfile(shard):
                 raise WeightError(f"{path}: the shard \"{name}\" it names does not exist")
             self._files[name] = _File(shard)
