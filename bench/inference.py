@@ -1,16 +1,17 @@
-"""Inference latency: the source model, irc's emitted model, and the emitted model after fuse-bn.
+"""Inference latency: the source model, irc's emitted model, and the emitted model after fuse-bn (also channels-last).
 
     python bench/inference.py [--models resnet50,mobilenet_v2,inception_v3,vgg16] [--batches 1,8]
                               [--runs 15] [--threads N]
 
 Each torchvision model (weights=None, eval, BatchNorm running statistics randomised) is imported
 with a dynamic batch, emitted as is (`plain`) and after `fuse-bn` (`fused`; `fused-copy` is the same
-without the in-place forms, to show their effect), and the emitted `model.py` files are loaded back with
-their `load()`. Under torch.inference_mode, with torch.set_num_threads fixed, the four run in turn
-(source, plain, fused-copy, fused, source, ...) so that load from other processes hits them alike;
-after warm-up runs each gets `--runs` timed forwards and the median is reported, with the ratio to the
-source. The outputs are compared to the source's as a sanity check (max |diff| over max(1, max |source
-output|), the rule irc's tests use). Nothing is asserted.
+without the in-place forms, to show their effect; `fused-cl` is `fused` emitted with --channels-last),
+and the emitted `model.py` files are loaded back with their `load()`. Under torch.inference_mode, with
+torch.set_num_threads fixed, the five run in turn (source, plain, fused-copy, fused, fused-cl, source,
+...) so that load from other processes hits them alike; after warm-up runs each gets `--runs` timed
+forwards and the median is reported, with the ratio to the source. The outputs are compared to the
+source's as a sanity check (max |diff| over max(1, max |source output|), the rule irc's tests use).
+Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ def main():
             irc.run_passes(module, "fuse-bn")
             n_bn_after = sum(1 for op in flatten(module).ops() if op.name == "nn.batch_norm")
             emit_pytorch(module, fused_dir)
+            cl_dir = os.path.join(tmp, name, "fused-cl")
+            emit_pytorch(module, cl_dir, channels_last=True)
             copy_dir = os.path.join(tmp, name, "fused-copy")  # the same without in-place forms, for their effect
             in_place = emitter._in_place
             emitter._in_place = lambda lines, steps, keep: lines
@@ -111,7 +114,8 @@ def main():
                 emitter._in_place = in_place
             variants = {"source": src, "plain": load_emitted(plain_dir, name + "_plain"),
                         "fused-copy": load_emitted(copy_dir, name + "_copy"),
-                        "fused": load_emitted(fused_dir, name + "_fused")}
+                        "fused": load_emitted(fused_dir, name + "_fused"),
+                        "fused-cl": load_emitted(cl_dir, name + "_cl")}
             for b in batches:
                 x = torch.randn((b,) + shape, generator=torch.Generator().manual_seed(b))
                 times = {k: [] for k in variants}
@@ -137,14 +141,15 @@ def main():
     print(f"\nmachine: {machine_info(args.threads)}")
     print(f"median of {args.runs} runs after {args.warmup} warm-up runs, milliseconds per forward\n")
     print("| model | batch | source ms | emitted ms | emitted / source | fused, no in-place ms | that / source | "
-          "fused ms | fused / source | BN ops before -> after fuse-bn | "
-          "max abs diff / max(1, max abs output): plain, fused |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+          "fused ms | fused / source | fused, channels-last ms | that / source | BN ops before -> after fuse-bn | "
+          "max abs diff / max(1, max abs output): plain, fused, channels-last |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for name, b, med, diffs, nb, na in rows:
         print(f"| {name} | {b} | {med['source']:.1f} | {med['plain']:.1f} | {med['plain'] / med['source']:.2f}x | "
               f"{med['fused-copy']:.1f} | {med['fused-copy'] / med['source']:.2f}x | "
-              f"{med['fused']:.1f} | {med['fused'] / med['source']:.2f}x | {nb} -> {na} | "
-              f"{diffs['plain']:.1e}, {diffs['fused']:.1e} |")
+              f"{med['fused']:.1f} | {med['fused'] / med['source']:.2f}x | "
+              f"{med['fused-cl']:.1f} | {med['fused-cl'] / med['source']:.2f}x | {nb} -> {na} | "
+              f"{diffs['plain']:.1e}, {diffs['fused']:.1e}, {diffs['fused-cl']:.1e} |")
 
 
 if __name__ == "__main__":

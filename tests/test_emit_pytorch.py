@@ -460,3 +460,27 @@ module @m {{
     out = Executor(irc.parse(text))(x)
     out = out[0] if isinstance(out, tuple) else out
     assert torch.equal(out, torch.nn.functional.pad(x, (1, 1, 0, 0), mode=mode))
+
+
+def test_channels_last_loads_4d_weights_channels_last_within_the_pass_rule(tmp_path, capsys):
+    """irc-emit --channels-last: load() puts the conv weights in channels-last memory format (torch's CPU convolutions
+    then run channels-last: the faster kernels of the Performance section), and the outputs stay within the pass
+    rule of the plain emission's; an option the target does not take is refused by its flag's name."""
+    from irc.tools.irc_emit import main
+
+    m = golden("all_ops.ir", tmp_path)
+    plain, fast = tmp_path / "plain", tmp_path / "fast"
+    assert main([m.path, "--target", "pytorch", "-o", str(plain), "-q"]) == 0
+    assert main([m.path, "--target", "pytorch", "--channels-last", "-o", str(fast), "-q"]) == 0
+    a, b = import_model_py(plain), import_model_py(fast)
+    ma, mb = a.load(), b.load()
+    convs = [p for p in mb.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    assert any(not p.is_contiguous() for p in convs)  # (a 1x1 kernel is both)
+    assert all(p.is_contiguous() for p in ma.parameters())
+    x = _inputs(m, 1)
+    with torch.no_grad():
+        for ya, yb in zip(ma(*x), mb(*x), strict=True):
+            assert_close(ya, yb, "pass")
+    assert main([m.path, "--target", "onnx", "--channels-last", "-o", str(tmp_path / "m.onnx")]) == 1
+    assert "--channels-last does not apply to --target onnx" in capsys.readouterr().err

@@ -2,8 +2,8 @@
 
 `emit` names `emit_X(module, output, *, progress=None, **options) -> dict`; the dict holds `files` (the
 paths written, the one to open first last) and `detail` (one line: what was written). `options` are the
-irc-emit options the target takes (`weights`: "f32" or "f16"); irc-emit refuses the others. Entries are
-strings so that naming a target imports nothing.
+irc-emit options the target takes (`weights`: "f32" or "f16"; `channels_last`: True); irc-emit refuses
+the others. Entries are strings so that naming a target imports nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class Target:
 
 TARGETS = {t.name: t for t in [
     Target("pytorch", "irc.backend.pytorch:emit_pytorch", "directory",
-           "OUT/model.py (one readable nn.Module) + OUT/model.safetensors"),
+           "OUT/model.py (one readable nn.Module) + OUT/model.safetensors (--channels-last)", ("channels_last",)),
     Target("onnx", "irc.backend.onnx:emit_onnx", "file", "one .onnx file (--opset, default 18)", ("opset",)),
     Target("keras", "irc.backend.keras:emit_keras", "directory",
            "OUT/model.py (a Keras 3 functional model, channels-last) + OUT/model.weights.h5 + OUT/model.keras"),

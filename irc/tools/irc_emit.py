@@ -15,6 +15,7 @@ EXAMPLE = """\
 
   python -c "import sys; sys.path.insert(0, 'resnet50_pt'); import model; m = model.load(); print(m)"
   irc-check resnet50.pth --emitted resnet50_pt/     # same outputs as the source?
+  irc-emit resnet50.fused.ir --target pytorch --channels-last -o fast/   # channels-last convolutions
   irc-emit resnet50.ir --target onnx -o resnet50.onnx --opset 17
       writes one ONNX file (tensors above 2 GB go to resnet50.onnx.data)
   irc-emit resnet50.ir --target tflite -o resnet50.tflite --weights f16   # channels-last, float16 weights
@@ -44,16 +45,19 @@ def _parser():
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the directory or file to write (see "
                                                                          "the targets above)")
     p.add_argument("--opset", type=int, metavar="N", help="for onnx: the ONNX opset to write (13 to 21, default 18)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="for pytorch: load() puts 4-d weights in channels-last memory format, so torch's CPU "
+                        "convolutions run channels-last (faster; results within the pass rule, not bit-identical)")
     p.add_argument("--weights", choices=["f32", "f16"], help="for tflite and ncnn: store weights as float32 "
                                                              "(default) or float16")
     return p
 
 
 def _options(args, target) -> dict:
-    given = {"opset": args.opset, "weights": args.weights}
+    given = {"opset": args.opset, "weights": args.weights, "channels_last": args.channels_last or None}
     for name, value in given.items():
         if value is not None and name not in target.options:
-            raise IrcError(f"--{name} does not apply to --target {target.name}")
+            raise IrcError(f"--{name.replace('_', '-')} does not apply to --target {target.name}")
     return {name: value for name, value in given.items() if value is not None}
 
 

@@ -86,6 +86,7 @@ class _Emitter:
     def __init__(self, module: Module, func=None):
         self.module = module
         self.func = func or module.main
+        self.channels_last = False  # load() converts 4-d weights to channels-last (emit_pytorch's option)
         self.reserved_attrs = module_attrs()
         self.renamed: dict[str, str] = {}  # emitted key -> source key, for keys that changed
         self.constants: list[tuple[str, str]] = []  # (attribute, expression) of the buffers built once
@@ -254,7 +255,7 @@ class _Emitter:
         out.append(f"\n    def forward(self, {', '.join(args)}):\n" if args else "\n    def forward(self):\n")
         out.extend(f"        {ln}\n" for ln in lines)
         out.append(template.example_inputs(self.func.args))
-        out.append(template.load(cls))
+        out.append(template.load(cls, self.channels_last))
         source = "".join(out)
         _check_safe(source)
         return source
@@ -329,7 +330,7 @@ def _structured(module: Module, flat: _Emitter) -> str:
         out.append(template.container())
     out.append("\n\n" + "\n\n".join(body))
     out.append(template.example_inputs(module.main.args))
-    out.append(template.load(flat.cls))
+    out.append(template.load(flat.cls, flat.channels_last))
     source = "".join(out)
     _check_safe(source)
     return source
@@ -463,15 +464,18 @@ def _weights_writer(entries: list[tuple], renamed: dict[str, str]) -> Callable:
     return write
 
 
-def emit_pytorch(module: Module, out_dir: str, progress: Callable[[str], None] | None = None) -> dict:
+def emit_pytorch(module: Module, out_dir: str, progress: Callable[[str], None] | None = None,
+                 channels_last: bool = False) -> dict:
     """Write `out_dir/model.py` and `out_dir/model.safetensors` for `module`; return what was written
     ({"model.py": path, "model.safetensors": path, "class": name, "modules": n, "renamed": n, ...}).
-    `progress`: optional callable(str) told about the steps."""
+    `progress`: optional callable(str) told about the steps. `channels_last`: the emitted `load()` puts 4-d weights
+    in channels-last memory format (faster convolutions on CPU; results within the pass rule)."""
     progress = progress or (lambda msg: None)
     progress("verifying")
     verify(module)
     progress("generating model.py")
     emitter = _Emitter(flatten(module))
+    emitter.channels_last = channels_last
     source = emitter.emit()
     entries = emitter.weight_entries()
     if has_calls(module) and not emitter.renamed:
