@@ -155,6 +155,10 @@ def _same_weights(pairs) -> tuple[bool, str]:
     changed = [k for k, t, s in pairs if s is None or s.shape != t.shape or s.dtype != t.dtype or not torch.equal(s, t)]
     if not pairs:
         return True, "the target has no weights"
+    cl = [k for k, t, s in pairs if s is not None and t.dim() == 4 and not t.is_contiguous() and s.is_contiguous()]
+    if not changed and cl:
+        return False, (f"{len(cl)} weights are channels-last (irc-emit --channels-last): torch runs other convolution "
+                       "kernels, held to the pass rule")
     if not changed:
         return True, f"all {len(pairs)} weights are the source's own, unchanged"
     return False, (f"{len(changed)} of {len(pairs)} weights are new or changed, as after fusion or folding "

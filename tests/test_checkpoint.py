@@ -301,3 +301,17 @@ def test_streaming_a_tensor_copies_exactly_its_bytes(tmp_path):
     for k in "abc":
         np.testing.assert_array_equal(back.numpy(k), arrays[k])
     np.testing.assert_array_equal(back.numpy("d"), store.numpy("d"))
+
+
+def test_a_safetensors_header_length_starting_with_a_brace_is_not_an_index(tmp_path):
+    """0x7b is `{`: a file whose header (unpadded, as the format allows) is 123 bytes long starts like JSON, and is
+    still a safetensors file."""
+    entry = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "__metadata__": {"pad": ""}}
+    entry["__metadata__"]["pad"] = "x" * (123 - len(json.dumps(entry, separators=(",", ":"))))
+    header = json.dumps(entry, separators=(",", ":")).encode()
+    assert len(header) == 123
+    data = len(header).to_bytes(8, "little") + header + np.array([1.5, -2.0], np.float32).tobytes()
+    assert data[:1] == b"{"
+    (tmp_path / "w.safetensors").write_bytes(data)
+    store = WeightStore(str(tmp_path / "w.safetensors"))
+    assert not store.is_index() and store.numpy("w").tolist() == [1.5, -2.0]

@@ -484,3 +484,21 @@ def test_channels_last_loads_4d_weights_channels_last_within_the_pass_rule(tmp_p
             assert_close(ya, yb, "pass")
     assert main([m.path, "--target", "onnx", "--channels-last", "-o", str(tmp_path / "m.onnx")]) == 1
     assert "--channels-last does not apply to --target onnx" in capsys.readouterr().err
+
+
+def test_irc_check_holds_a_channels_last_emission_to_the_pass_rule(tmp_path):
+    """The weights are the source's values but not its memory format: irc-check says so and picks the pass rule
+    (other convolution kernels), while the same emission without --channels-last is held to the exact rule."""
+    import irc
+    from irc.backend.pytorch import emit_pytorch
+    from irc.frontend.torch import import_model
+
+    torch.manual_seed(0)
+    src = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 3)).eval()
+    module = import_model(src, [((3, 12, 12), "f32")], batch="dynamic")
+    emit_pytorch(module, str(tmp_path / "plain"))
+    emit_pytorch(module, str(tmp_path / "cl"), channels_last=True)
+    plain = irc.check(src, emitted=str(tmp_path / "plain"))
+    fast = irc.check(src, emitted=str(tmp_path / "cl"))
+    assert plain.ok and plain.rule == "exact"
+    assert fast.ok and fast.rule == "pass" and "channels-last" in fast.rule_reason

@@ -278,13 +278,17 @@ class StoredTensor:
 
 
 def _is_index(path: str) -> bool:
-    """Whether `path` is a checkpoint index rather than a safetensors file: by content (a safetensors file
-    starts with its header's 8-byte length, an index with `{`)."""
+    """Whether `path` is a checkpoint index rather than a safetensors file, by content: a safetensors file starts
+    with its header's 8-byte length (which fits the file) and then `{`; an index starts with `{` (the length's
+    first byte may be `{` too, so the safetensors form is tested first)."""
     try:
         with open(path, "rb") as f:
             head = f.read(64)
+            size = os.fstat(f.fileno()).st_size
     except OSError:
         return path.endswith(INDEX_SUFFIX)
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8:
+        return False
     return head.lstrip()[:1] == b"{"
 
 
