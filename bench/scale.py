@@ -116,13 +116,18 @@ def make_model(cfg):
         mod.to_empty(device="cpu", recurse=False)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith("bias"):
-                p.zero_()
-            elif ".ln" in name or name.startswith("ln_"):
-                p.fill_(1.0)
-            else:
-                p.normal_(0.0, 0.02, generator=g)
+            _init(name, p, g)
     return model.eval()
+
+
+def _init(name, t, g):
+    """The bench's weights: biases 0, LayerNorm scales 1, the rest N(0, 0.02), seeded."""
+    if name.endswith("bias"):
+        t.zero_()
+    elif ".ln" in name or name.startswith("ln_"):
+        t.fill_(1.0)
+    else:
+        t.normal_(0.0, 0.02, generator=g)
 
 
 # ============================================================================ child
@@ -140,7 +145,7 @@ def child(spec):
     import torch
 
     import irc
-    from irc.backend.pytorch import emit_pytorch
+    import irc.backend.pytorch  # noqa: F401 (its import time counts as startup)
     from irc.frontend.torch import import_model
 
     mark("startup (import torch, irc)")
@@ -166,18 +171,25 @@ def child(spec):
     W.WeightStore.save = timed_save
     irc.save(module, os.path.join(spec["work"], "m.ir"))
     mark("irc.save: write the .ir")
-    emit_steps = {"generating model.py": "emit: verify", "writing model.safetensors": "emit: generate model.py"}
-
-    def emit_progress(msg):
-        for k, v in emit_steps.items():
-            if msg.startswith(k):
-                mark(v)
-
-    emit_pytorch(module, os.path.join(spec["work"], "out"), progress=emit_progress)
+    _emit_marked(module, os.path.join(spec["work"], "out"), mark, "emit")
     mark("emit: write model.safetensors")
     with open(spec["result"], "w") as f:
         json.dump({"marks": marks, "params": n_params, "weight_bytes": w_bytes,
                    "ops": sum(1 for _ in module.ops()), "torch": torch.__version__}, f)
+
+
+def _emit_marked(module, out, mark, prefix):
+    """emit_pytorch with a mark after its verify and its model.py."""
+    from irc.backend.pytorch import emit_pytorch
+
+    steps = {"generating model.py": f"{prefix}: verify", "writing model.safetensors": f"{prefix}: generate model.py"}
+
+    def progress(msg):
+        for k, v in steps.items():
+            if msg.startswith(k):
+                mark(v)
+
+    emit_pytorch(module, out, progress=progress)
 
 
 # ============================================================================ checkpoint mode
@@ -222,12 +234,7 @@ def write_checkpoint(cfg, folder, dtype="bfloat16", shard_bytes=4 * 10**9):
             f.write(safetensors_header([(k, irdt, shapes[k]) for k in keys]))
             for k in keys:
                 t = torch.empty(shapes[k], dtype=tdt)
-                if k.endswith("bias"):
-                    t.zero_()
-                elif ".ln" in k or k.startswith("ln_"):
-                    t.fill_(1.0)
-                else:
-                    t.normal_(0.0, 0.02, generator=g)
+                _init(k, t, g)
                 f.write(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
                 total += t.numel() * t.element_size()
                 del t
@@ -259,7 +266,7 @@ def child_checkpoint(spec):
     import torch
 
     import irc
-    from irc.backend.pytorch import emit_pytorch
+    import irc.backend.pytorch  # noqa: F401 (its import time counts as startup)
     from irc.frontend.torch import import_model
     from irc.frontend.torch.load import load_source
 
@@ -279,15 +286,8 @@ def child_checkpoint(spec):
     del module, src
     module = irc.load(ir_path)
     mark("irc-emit: load and verify m.ir")
-    emit_steps = {"generating model.py": "irc-emit: verify", "writing model.safetensors": "irc-emit: generate model.py"}
-
-    def emit_progress(msg):
-        for k, v in emit_steps.items():
-            if msg.startswith(k):
-                mark(v)
-
     out = os.path.join(spec["work"], "out")
-    emit_pytorch(module, out, progress=emit_progress)
+    _emit_marked(module, out, mark, "irc-emit")
     mark("irc-emit: stream model.safetensors")
     own = os.path.join(folder, "m.safetensors")
     with open(spec["result"], "w") as f:
