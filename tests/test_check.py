@@ -136,7 +136,7 @@ def fake_loader(monkeypatch, source):
     calls = []
     mod = types.ModuleType("irc.frontend.torch.load")
 
-    def load_source(path, arch=None, arch_args=None, trust_pickle=False):
+    def load_source(path, arch=None, arch_args=None, trust_pickle=False, materialize=False):
         calls.append((path, arch, arch_args, trust_pickle))
         return source
 

@@ -148,9 +148,9 @@ def test_failed_run_leaves_no_file(tmp_path):
 def test_parse_and_verify_do_not_read_tensor_data(tmp_path):
     path = golden_copy("resnet_stem.ir", tmp_path)
     module = irc.load(path)
-    assert module.weights._mmap is None  # only the header was read
+    assert not module.weights.mapped()  # only the header was read
     w = module.weights.numpy("fc.weight")  # first use maps the file, without copying
-    assert module.weights._mmap is not None and not w.flags.owndata and w.shape == (10, 8)
+    assert module.weights.mapped() and not w.flags.owndata and w.shape == (10, 8)
 
 
 def test_new_weights_need_an_output_file(tmp_path, capsys):

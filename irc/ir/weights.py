@@ -163,6 +163,10 @@ class WeightStore:
         info = self._where[key].header[key]
         return TensorType(tuple(info["shape"]), ST_TO_IR[info["dtype"]])
 
+    def mapped(self) -> bool:
+        """Whether any of the store's files is memory-mapped (after a tensor was read through `raw` or `numpy`)."""
+        return any(f.mmap is not None for f in self._files.values())
+
     def paths(self) -> list[str]:
         """Every file the store reads: the one the module names and, for an index, its shards."""
         if self.path is None:

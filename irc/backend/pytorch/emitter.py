@@ -466,10 +466,9 @@ def _weights_writer(entries: list[tuple], renamed: dict[str, str]) -> Callable:
 
 def emit_pytorch(module: Module, out_dir: str, progress: Callable[[str], None] | None = None,
                  channels_last: bool = False) -> dict:
-    """Write `out_dir/model.py` and `out_dir/model.safetensors` for `module`; return what was written
-    ({"model.py": path, "model.safetensors": path, "class": name, "modules": n, "renamed": n, ...}).
-    `progress`: optional callable(str) told about the steps. `channels_last`: the emitted `load()` puts 4-d weights
-    in channels-last memory format (faster convolutions on CPU; results within the pass rule)."""
+    """Write `out_dir/model.py` and `out_dir/model.safetensors` for `module`; return what was written ({"model.py":
+    path, "model.safetensors": path, "class": name, ...}). `progress`: optional callable(str) told about the steps.
+    `channels_last`: `load()` puts 4-d weights channels-last (faster CPU convolutions, within the pass rule)."""
     progress = progress or (lambda msg: None)
     progress("verifying")
     verify(module)

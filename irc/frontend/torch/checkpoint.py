@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    import torch
-
 from ...ir import IrcError, WeightStore
 from .load import Source, _check_fit, build_arch
+
+if TYPE_CHECKING:
+    import torch
 
 
 @contextlib.contextmanager
@@ -51,7 +51,6 @@ def checkpoint_model(path: str, arch: str | None, arch_args: str | dict | None) 
     import torch
 
     from ...ir.dtypes import FLOAT_DTYPES, torch_dtype
-    from ...ir.weights import WeightStore
 
     store = WeightStore(path)  # headers only; a bad index or shard is refused here
     store.checkpoint = True

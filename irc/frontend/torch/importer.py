@@ -129,7 +129,7 @@ class TorchImporter(Frontend):
         super().__init__(name, progress, warn)
         self.ep = ep
         self.root = root
-        # a checkpoint's store when the model's tensors are on the meta device (load.checkpoint_model)
+        # a checkpoint's store when the model's tensors are on the meta device (checkpoint.checkpoint_model)
         self.weights = weights if weights is not None else WeightStore(None)
         self.env: dict = {}  # fx node -> Value | list | python value
         self.folded: dict = {}  # fx node -> real tensor / python value computed at import time
