@@ -174,7 +174,7 @@ def test_an_ir_beside_the_shards_refers_to_them_and_emits_the_same_numbers(ckpt,
 
 
 def test_the_import_and_the_emit_never_map_a_shard(ckpt, tmp_path):
-    """Tensors are copied file to file: no shard is memory-mapped (a mapping's pages would count in the RSS of a
+    """Tensors are copied file to file (to the PyTorch and ONNX targets): no shard is memory-mapped (a mapping's pages would count in the RSS of a
     conversion of a checkpoint larger than memory)."""
     src = load_source(str(ckpt["index"]), arch=ckpt["arch"])
     assert src.kind == "safetensors checkpoint"
@@ -182,11 +182,18 @@ def test_the_import_and_the_emit_never_map_a_shard(ckpt, tmp_path):
     module = import_model(src.model, [((SEQ,), "i64")], weights=src.weights)
     irc.save(module, str(tmp_path / "copy.ir"))  # another folder: copied into copy.safetensors
     emit_pytorch(module, str(tmp_path / "out"))
+    from irc.backend.onnx import emit_onnx
+
+    emit_onnx(module, str(tmp_path / "m.onnx"))
     assert not src.weights.mapped()
     copied = WeightStore(str(tmp_path / "copy.safetensors"))
     for k in src.weights.keys():
         assert bytes(copied.raw(k)) == bytes(src.weights.raw(k)), k
     assert_close(ckpt["ref"].float(), _emitted_output(tmp_path / "out", ckpt["tokens"]).float(), "f16")
+    import onnx
+
+    blobs = {bytes(t.raw_data) for t in onnx.load(str(tmp_path / "m.onnx")).graph.initializer}
+    assert all(bytes(src.weights.raw(k)) in blobs for k in src.weights.keys())  # streamed into the initializers
 
 
 def test_a_pass_saves_beside_the_shards_again_without_copying_them(ckpt, capsys):

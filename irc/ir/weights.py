@@ -217,8 +217,14 @@ class WeightStore:
             return
         f = self._where[key]
         start, n = f.span(key)
-        out.flush()
         with open(f.path, "rb") as src:
+            try:
+                out.fileno()
+            except (AttributeError, OSError, ValueError):  # not a file (io.BytesIO): chunk by chunk
+                for at in range(start, start + n, 1 << 24):
+                    out.write(os.pread(src.fileno(), min(1 << 24, start + n - at), at))
+                return
+            out.flush()
             _copy_range(src.fileno(), out, start, n)
 
     # -- writing

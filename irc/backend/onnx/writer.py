@@ -46,7 +46,7 @@ def emit_onnx(module: Module, path: str, opset: int = DEFAULT_OPSET, external_da
     progress("building the ONNX graph")
     model, params = build(module, opset, lazy_params=True)
     store = module.weights
-    sizes = {name: store.raw(key).nbytes for name, key in params.items()}
+    sizes = {name: store.nbytes(key) for name, key in params.items()}
     total = sum(len(t.raw_data) for t in model.graph.initializer) + sum(sizes.values())
     external = total > TWO_GB - 2**24 if external_data is None else bool(external_data)
     data_path = path + ".data"
@@ -91,10 +91,10 @@ def _set_external(tensor: object, location: str, offset: int, length: int) -> No
 
 
 def _write_params(out_file: BinaryIO, store: object, params: dict, model: object) -> None:
-    """The external data file: each param's bytes, in initializer order."""
+    """The external data file: each param's bytes, in initializer order (copied file to file from a weight file)."""
     for t in model.graph.initializer:
         if t.name in params:
-            out_file.write(store.raw(params[t.name]))
+            store.write_tensor(params[t.name], out_file)
 
 
 # ----------------------------------------------------------------------------- protobuf, streamed
@@ -150,10 +150,9 @@ def _write_model(out_file: BinaryIO, model: object, store: object, params: dict,
     for head, name, n in parts:
         out_file.write(head)
         if name is not None:
-            data = store.raw(params[name])  # the store's own memory (or mapped file): no copy
-            if data.nbytes != n:
+            if store.nbytes(params[name]) != n:
                 raise IrcError(f"param '{params[name]}' changed size while being written")
-            out_file.write(data)
+            store.write_tensor(params[name], out_file)  # from memory, or file to file: never mapped
     out_file.write(graph_tail + model_tail)
 
 
