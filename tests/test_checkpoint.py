@@ -192,8 +192,14 @@ def test_the_import_and_the_emit_never_map_a_shard(ckpt, tmp_path):
     assert_close(ckpt["ref"].float(), _emitted_output(tmp_path / "out", ckpt["tokens"]).float(), "f16")
     import onnx
 
-    blobs = {bytes(t.raw_data) for t in onnx.load(str(tmp_path / "m.onnx")).graph.initializer}
+    inits = onnx.load(str(tmp_path / "m.onnx")).graph.initializer
+    blobs = {bytes(t.raw_data) for t in inits}
     assert all(bytes(src.weights.raw(k)) in blobs for k in src.weights.keys())  # streamed into the initializers
+    # the causal mask of a bf16 attention: bf16 bits of 0 and -inf (0xff80), not -inf cast to an integer
+    masks = [np.frombuffer(t.raw_data, np.uint16).reshape(tuple(t.dims)) for t in inits if t.name.endswith("__causal")]
+    assert masks and all(t.data_type == onnx.TensorProto.BFLOAT16 for t in inits if t.name.endswith("__causal"))
+    expect = np.where(np.tril(np.ones((SEQ, SEQ), dtype=bool)), 0, 0xFF80).astype(np.uint16)
+    assert all(np.array_equal(m, expect) for m in masks)
 
 
 def test_a_pass_saves_beside_the_shards_again_without_copying_them(ckpt, capsys):

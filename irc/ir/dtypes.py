@@ -59,6 +59,14 @@ def ir_dtype_of_numpy(array: npt.ArrayLike) -> str | None:
     return NP_TO_IR.get(np.asarray(array).dtype.str)
 
 
+def to_store_dtype(arr: npt.ArrayLike, dtype: str) -> np.ndarray:
+    """`arr` as the NumPy array that holds irc's `dtype` (bf16: its raw bits, rounded to nearest even)."""
+    if dtype == "bf16":
+        f = np.ascontiguousarray(arr, dtype=np.float32).view(np.uint32)
+        return ((f + 0x7FFF + ((f >> 16) & 1)) >> 16).astype(np.uint16)
+    return np.ascontiguousarray(arr, dtype=IR_TO_NP[dtype])
+
+
 def torch_dtype(name: str) -> torch.dtype:
     """The torch dtype object for an irc element type (imports torch)."""
     import torch

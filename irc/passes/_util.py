@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.core import DenseAttr, Module, Op, TensorType, Value
-from ..ir.dtypes import IR_TO_NP, torch_dtype
+from ..ir.dtypes import IR_TO_NP, to_store_dtype, torch_dtype
 from ..ir.ops import OPS
 from ..ir.ops.registry import normalize_attrs
 
@@ -58,13 +58,6 @@ def dense_array(dense: DenseAttr) -> np.ndarray | None:
             return None
         return np.broadcast_to(np.asarray(dense.values, dtype=dt), dense.type.shape)
     return np.asarray(dense.values, dtype=dt).reshape(dense.type.shape)
-
-
-def to_store_dtype(arr: np.ndarray, dtype: str) -> np.ndarray:
-    if dtype == "bf16":
-        f = np.ascontiguousarray(arr, dtype=np.float32).view(np.uint32)
-        return ((f + 0x7FFF + ((f >> 16) & 1)) >> 16).astype(np.uint16)  # round to nearest even
-    return np.ascontiguousarray(arr, dtype=IR_TO_NP[dtype])
 
 
 def _pylist(arr: np.ndarray, dtype: str):

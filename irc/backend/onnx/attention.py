@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ...ir import IrcError, Op
-from ...ir.dtypes import IR_TO_NP
+from ...ir.dtypes import to_store_dtype
 from .emitter import Emitter, emits
 
 
@@ -51,6 +51,6 @@ def _causal(emitter: Emitter, op: Op, scores: str, out: str) -> str:
     if n_query is None or n_key is None:
         raise IrcError("is_causal needs static sequence lengths")
     dt = q.dtype
-    mask = np.where(np.tril(np.ones((n_query, n_key), dtype=bool)), 0.0, -np.inf).astype(IR_TO_NP[dt])
+    mask = to_store_dtype(np.where(np.tril(np.ones((n_query, n_key), dtype=bool)), 0.0, -np.inf), dt)  # bf16: bits
     m = emitter.init(f"{out}__causal", mask, dt)
     return emitter.node("Add", [scores, m], emitter.tmp(out, "causal"))
