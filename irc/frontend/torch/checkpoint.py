@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...ir import IrcError, WeightStore
+from .importer import store_tensor
 from .load import Source, _check_fit, build_arch
 
 if TYPE_CHECKING:
@@ -75,8 +76,7 @@ def checkpoint_model(path: str, arch: str | None, arch_args: str | dict | None) 
             t = buf.detach().contiguous()
             if t.is_floating_point() and len(floats) == 1:
                 t = t.to(torch_dtype(next(iter(floats))))
-            arr = t.view(torch.int16).numpy().view("uint16") if t.dtype == torch.bfloat16 else t.numpy()
-            store.add(name, arr, dtype="bf16" if t.dtype == torch.bfloat16 else None)
+            store_tensor(store, name, t)
             _assign(model, name, t.to("meta"))
     return Source(model.eval(), "safetensors checkpoint", path, weights=store)
 
@@ -90,7 +90,7 @@ def materialize_checkpoint(model: torch.nn.Module, store: WeightStore) -> None:
     for name, t in own.items():
         arr = np.array(store.numpy(name))
         value = torch.from_numpy(arr)
-        if str(t.dtype) == "torch.bfloat16":
+        if t.dtype == torch.bfloat16:  # the store holds its raw bits
             value = value.view(torch.bfloat16)
         _assign(model, name, torch.nn.Parameter(value, requires_grad=False) if isinstance(t, torch.nn.Parameter)
                 else value)

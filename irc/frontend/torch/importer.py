@@ -118,6 +118,15 @@ def op_name(target: object) -> str:
     return getattr(target, "__name__", str(target))
 
 
+def store_tensor(store: WeightStore, key: str, tensor: torch.Tensor) -> None:
+    """Keep a torch tensor in an irc weight store under `key` without copying it: a read-only NumPy view (bf16 as its
+    raw uint16 bits), so a 4 GB model stays 4 GB."""
+    t = tensor.detach().cpu().contiguous()
+    arr = t.view(torch.int16).numpy().view("uint16") if t.dtype == torch.bfloat16 else t.numpy()
+    arr.flags.writeable = False
+    store.add(key, arr, dtype="bf16" if t.dtype == torch.bfloat16 else None)
+
+
 # ----------------------------------------------------------------------------- the importer
 
 
@@ -304,11 +313,7 @@ class TorchImporter(Frontend):
                 raise IrcError(f"'{key}' ({ty}) is on the meta device and the checkpoint {held}: a tensor the model "
                                "makes on the meta device has no values")
             return
-        # no copy: the store keeps a read-only NumPy view of the model's tensor (a 4 GB model stays 4 GB)
-        t = tensor.detach().cpu().contiguous()
-        arr = t.view(torch.int16).numpy().view("uint16") if t.dtype == torch.bfloat16 else t.numpy()
-        arr.flags.writeable = False
-        self.weights.add(key, arr, dtype="bf16" if t.dtype == torch.bfloat16 else None)
+        store_tensor(self.weights, key, tensor)
 
     def param(self, node: torch.fx.Node) -> Value:
         key, t = self.param_nodes[node]
